@@ -1,0 +1,1 @@
+"""emulator of airflow-provider-aep."""

@@ -1,0 +1,1 @@
+"""pytest plugin exposing the AEP emulator as fixtures (filled in by the emulator work)."""

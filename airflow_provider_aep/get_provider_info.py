@@ -1,0 +1,37 @@
+"""Provider metadata, registered through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_aep import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return what Airflow's ProvidersManager needs to know about this provider."""
+    return {
+        "package-name": "airflow-provider-aep",
+        "name": "Adobe Experience Platform",
+        "description": "Ingest customer-success and protocol sources into Adobe Experience Platform "
+        "with the Flow Service API.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Adobe Experience Platform",
+                "external-doc-url": "https://experienceleague.adobe.com/en/docs/experience-platform/sources/home",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Adobe Experience Platform",
+                "python-modules": ["airflow_provider_aep.hooks.aep"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook",
+                "connection-type": "adobe_experience_platform",
+            }
+        ],
+    }
