@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_aep import __version__
+from airflow_provider_aep.connection_fields import (
+    CONN_TYPE,
+    provider_conn_fields,
+    provider_ui_field_behaviour,
+)
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -31,7 +36,10 @@ def get_provider_info() -> dict[str, Any]:
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook",
-                "connection-type": "adobe_experience_platform",
+                "hook-name": "Adobe Experience Platform",
+                "connection-type": CONN_TYPE,
+                "conn-fields": provider_conn_fields(),
+                "ui-field-behaviour": provider_ui_field_behaviour(),
             }
         ],
     }
