@@ -1,0 +1,96 @@
+"""Process-wide IMS access-token cache.
+
+Every hook instance in a process shares one token per (IMS URL, client id, scopes); a fingerprint
+of the client secret is part of the key too, so a connection with a different secret never reuses
+a token obtained with another one. Tokens are refreshed ahead of expiry and can be invalidated
+after a 401. Fetches for one key are serialised (one IMS call even when many threads ask at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Refresh this long before expiry at most ...
+MAX_REFRESH_LEAD_SECONDS = 300.0
+#: ... and at most this fraction of the token lifetime (short emulator TTLs).
+REFRESH_LEAD_FRACTION = 0.1
+#: Lifetime assumed when IMS omits ``expires_in``.
+DEFAULT_TOKEN_LIFETIME = 3600.0
+
+TokenKey = tuple[str, str, str, str]
+
+
+def monotonic() -> float:
+    """Clock used for expiry (a module function so tests can move time)."""
+    return time.monotonic()
+
+
+def token_key(ims_url: str, client_id: str, scopes: str, client_secret: str | None) -> TokenKey:
+    """Cache key; the secret only enters as a short SHA-256 fingerprint."""
+    fingerprint = hashlib.sha256((client_secret or "").encode()).hexdigest()[:16]
+    return (ims_url.rstrip("/"), client_id, scopes, fingerprint)
+
+
+def refresh_lead(lifetime: float) -> float:
+    """How long before expiry a token is considered stale."""
+    return min(MAX_REFRESH_LEAD_SECONDS, REFRESH_LEAD_FRACTION * max(lifetime, 0.0))
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    """An access token and the monotonic time after which it must be refreshed."""
+
+    token: str
+    refresh_at: float
+
+
+class TokenCache:
+    """Thread-safe token cache keyed by :func:`token_key`."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[TokenKey, CachedToken] = {}
+        self._locks: dict[TokenKey, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock_for(self, key: TokenKey) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: TokenKey, fetch: Callable[[], tuple[str, float]]) -> str:
+        """Return a fresh token for ``key``; ``fetch`` returns ``(token, lifetime_seconds)``."""
+        cached = self._tokens.get(key)
+        if cached and monotonic() < cached.refresh_at:
+            return cached.token
+        with self._lock_for(key):
+            cached = self._tokens.get(key)
+            if cached and monotonic() < cached.refresh_at:
+                return cached.token
+            started = monotonic()
+            token, lifetime = fetch()
+            self._tokens[key] = CachedToken(token, started + lifetime - refresh_lead(lifetime))
+            return token
+
+    def peek(self, key: TokenKey) -> str | None:
+        """The cached token for ``key`` (fresh or not), without fetching."""
+        cached = self._tokens.get(key)
+        return cached.token if cached else None
+
+    def invalidate(self, key: TokenKey, token: str | None = None) -> None:
+        """Drop the cached token (only if it is still ``token``, when given)."""
+        with self._lock_for(key):
+            cached = self._tokens.get(key)
+            if cached and (token is None or cached.token == token):
+                del self._tokens[key]
+
+    def clear(self) -> None:
+        """Forget every token (tests, credential rotation)."""
+        with self._guard:
+            self._tokens.clear()
+
+
+#: The cache shared by every hook in the process.
+TOKEN_CACHE = TokenCache()
