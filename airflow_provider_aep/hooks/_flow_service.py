@@ -1,0 +1,242 @@
+"""Flow Service resource methods: specs, base/source/target connections, flows and runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFoundError
+from airflow_provider_aep.hooks import _pagination
+from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, ResourceCalls
+from airflow_provider_aep.hooks._connection import path_segment as _segment
+from airflow_provider_aep.hooks._connection import quote_property_value
+
+
+class FlowServiceMixin(ResourceCalls):
+    """Flow Service calls of :class:`~airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook`."""
+
+    def _fs_list(
+        self,
+        path: str,
+        properties: list[str] | None = None,
+        orderby: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict]:
+        params: dict[str, Any] = {}
+        if properties:
+            params["property"] = list(properties)
+        if orderby:
+            params["orderby"] = orderby
+        if limit:
+            params["limit"] = int(limit)
+        return _pagination.iter_flow_service(
+            lambda p: self._call("GET", "flowservice", path, params=p), params
+        )
+
+    def _fs_find(self, path: str, name: str) -> dict | None:
+        if not isinstance(name, str) or not name:
+            raise AEPInputError("name", "must be a non-empty string.", "pass the resource name.")
+        for item in self._fs_list(path, [f"name=={quote_property_value(name)}"]):
+            if item.get("name") == name:
+                return item
+        return None
+
+    # ------------------------------------------------------------------ specs
+    def list_connection_specs(self, properties: list[str] | None = None) -> Iterator[dict]:
+        """Connection specs (``property`` filters such as ``name=="service-now"``)."""
+        return self._fs_list("/connectionSpecs", properties)
+
+    def get_connection_spec(self, spec_id: str) -> dict:
+        """One connection spec."""
+        return self._get_one("flowservice", f"/connectionSpecs/{_segment('spec_id', spec_id)}")
+
+    def list_flow_specs(self, properties: list[str] | None = None) -> Iterator[dict]:
+        """Flow specs."""
+        return self._fs_list("/flowSpecs", properties)
+
+    def get_flow_spec_by_name(self, name: str = "CRMToAEP") -> dict:
+        """The flow spec called ``name``; :class:`AEPNotFoundError` when there is none."""
+        spec = self._fs_find("/flowSpecs", name)
+        if spec is None:
+            raise AEPNotFoundError(
+                "GET",
+                SERVICE_BASE_PATHS["flowservice"] + "/flowSpecs",
+                404,
+                title="Flow spec not found",
+                detail=f"no flow spec named {name!r} in sandbox {self.sandbox_name!r}",
+            )
+        return spec
+
+    # ------------------------------------------------------------------ base connections
+    def create_base_connection(self, body: dict) -> dict:
+        """``POST /connections``; returns ``{id, etag}``."""
+        return self._create("flowservice", "/connections", body)
+
+    def get_base_connection(self, connection_id: str) -> dict:
+        """``GET /connections/{id}`` (unwrapped)."""
+        return self._get_one("flowservice", f"/connections/{_segment('connection_id', connection_id)}")
+
+    def list_base_connections(
+        self, properties: list[str] | None = None, orderby: str | None = None, limit: int | None = None
+    ) -> Iterator[dict]:
+        """Base connections, lazily paged."""
+        return self._fs_list("/connections", properties, orderby, limit)
+
+    def delete_base_connection(self, connection_id: str) -> None:
+        """``DELETE /connections/{id}``."""
+        self._call("DELETE", "flowservice", f"/connections/{_segment('connection_id', connection_id)}")
+
+    def test_base_connection(self, connection_id: str) -> dict:
+        """``GET /connections/{id}/test``: connectivity check of the source credentials."""
+        body = self._call(
+            "GET", "flowservice", f"/connections/{_segment('connection_id', connection_id)}/test"
+        )
+        return body if isinstance(body, dict) else {"result": body}
+
+    def explore_base_connection(
+        self, connection_id: str, object_type: str = "root", object_path: str | None = None
+    ) -> Any:
+        """``GET /connections/{id}/explore?objectType=...&object=...`` (tables or a table schema)."""
+        params = {"objectType": object_type}
+        if object_path is not None:
+            params["object"] = object_path
+        return self._call(
+            "GET",
+            "flowservice",
+            f"/connections/{_segment('connection_id', connection_id)}/explore",
+            params=params,
+        )
+
+    def find_base_connection(self, name: str) -> dict | None:
+        """Base connection called ``name`` or ``None``."""
+        return self._fs_find("/connections", name)
+
+    # ------------------------------------------------------------------ source / target connections
+    def create_source_connection(self, body: dict) -> dict:
+        """``POST /sourceConnections``; returns ``{id, etag}``."""
+        return self._create("flowservice", "/sourceConnections", body)
+
+    def get_source_connection(self, source_connection_id: str) -> dict:
+        """``GET /sourceConnections/{id}`` (unwrapped)."""
+        return self._get_one(
+            "flowservice", f"/sourceConnections/{_segment('source_connection_id', source_connection_id)}"
+        )
+
+    def list_source_connections(
+        self, properties: list[str] | None = None, orderby: str | None = None, limit: int | None = None
+    ) -> Iterator[dict]:
+        """Source connections, lazily paged."""
+        return self._fs_list("/sourceConnections", properties, orderby, limit)
+
+    def delete_source_connection(self, source_connection_id: str) -> None:
+        """``DELETE /sourceConnections/{id}``."""
+        self._call(
+            "DELETE",
+            "flowservice",
+            f"/sourceConnections/{_segment('source_connection_id', source_connection_id)}",
+        )
+
+    def find_source_connection(self, name: str) -> dict | None:
+        """Source connection called ``name`` or ``None``."""
+        return self._fs_find("/sourceConnections", name)
+
+    def create_target_connection(self, body: dict) -> dict:
+        """``POST /targetConnections``; returns ``{id, etag}``."""
+        return self._create("flowservice", "/targetConnections", body)
+
+    def get_target_connection(self, target_connection_id: str) -> dict:
+        """``GET /targetConnections/{id}`` (unwrapped)."""
+        return self._get_one(
+            "flowservice", f"/targetConnections/{_segment('target_connection_id', target_connection_id)}"
+        )
+
+    def list_target_connections(
+        self, properties: list[str] | None = None, orderby: str | None = None, limit: int | None = None
+    ) -> Iterator[dict]:
+        """Target connections, lazily paged."""
+        return self._fs_list("/targetConnections", properties, orderby, limit)
+
+    def delete_target_connection(self, target_connection_id: str) -> None:
+        """``DELETE /targetConnections/{id}``."""
+        self._call(
+            "DELETE",
+            "flowservice",
+            f"/targetConnections/{_segment('target_connection_id', target_connection_id)}",
+        )
+
+    def find_target_connection(self, name: str) -> dict | None:
+        """Target connection called ``name`` or ``None``."""
+        return self._fs_find("/targetConnections", name)
+
+    # ------------------------------------------------------------------ flows
+    def create_flow(self, body: dict) -> dict:
+        """``POST /flows``; returns ``{id, etag}``."""
+        return self._create("flowservice", "/flows", body)
+
+    def get_flow(self, flow_id: str) -> dict:
+        """``GET /flows/{id}`` (unwrapped)."""
+        return self._get_one("flowservice", f"/flows/{_segment('flow_id', flow_id)}")
+
+    def list_flows(
+        self, properties: list[str] | None = None, orderby: str | None = None, limit: int | None = None
+    ) -> Iterator[dict]:
+        """Flows, lazily paged."""
+        return self._fs_list("/flows", properties, orderby, limit)
+
+    def find_flow(self, name: str) -> dict | None:
+        """Flow called ``name`` or ``None``."""
+        return self._fs_find("/flows", name)
+
+    def patch_flow(self, flow_id: str, operations: list[dict], etag: str | None = None) -> dict:
+        """JSON-Patch a flow with ``If-Match`` (the current etag is fetched when not given)."""
+        if not isinstance(operations, list) or not operations:
+            raise AEPInputError(
+                "operations",
+                "must be a non-empty list of JSON Patch operations.",
+                "pass [{op, path, value}].",
+            )
+        segment = _segment("flow_id", flow_id)
+        if etag is None:
+            etag = self.get_flow(flow_id).get("etag")
+            if not etag:
+                raise AEPAPIError(
+                    "GET",
+                    SERVICE_BASE_PATHS["flowservice"] + f"/flows/{segment}",
+                    200,
+                    title="Flow has no etag",
+                )
+        body = self._call("PATCH", "flowservice", f"/flows/{segment}", json=operations, if_match=etag)
+        result = self._first_item(body)
+        return result if isinstance(result, dict) else {}
+
+    def set_flow_state(self, flow_id: str, enabled: bool) -> dict:
+        """``POST /flows/{id}/action?op=enable|disable``; returns ``{id, etag}``."""
+        body = self._call(
+            "POST",
+            "flowservice",
+            f"/flows/{_segment('flow_id', flow_id)}/action",
+            params={"op": "enable" if enabled else "disable"},
+        )
+        result = self._first_item(body)
+        return result if isinstance(result, dict) else {}
+
+    def delete_flow(self, flow_id: str) -> None:
+        """``DELETE /flows/{id}``."""
+        self._call("DELETE", "flowservice", f"/flows/{_segment('flow_id', flow_id)}")
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, flow_id: str, params: dict) -> dict:
+        """``POST /runs`` with ``{flowId, params}``; returns ``{id, etag}``."""
+        _segment("flow_id", flow_id)
+        return self._create("flowservice", "/runs", {"flowId": flow_id, "params": dict(params or {})})
+
+    def get_run(self, run_id: str) -> dict:
+        """``GET /runs/{id}`` (unwrapped)."""
+        return self._get_one("flowservice", f"/runs/{_segment('run_id', run_id)}")
+
+    def list_runs(
+        self, flow_id: str, properties: list[str] | None = None, orderby: str | None = None
+    ) -> Iterator[dict]:
+        """Runs of a flow (``property=flowId==<id>`` plus ``properties``), lazily paged."""
+        _segment("flow_id", flow_id)
+        return self._fs_list("/runs", [f"flowId=={flow_id}", *(properties or [])], orderby)

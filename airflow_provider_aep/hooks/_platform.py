@@ -1,0 +1,165 @@
+"""Schema Registry, Catalog and Data Prep resource methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFoundError
+from airflow_provider_aep.hooks import _pagination
+from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, ResourceCalls
+from airflow_provider_aep.hooks._connection import path_segment as _segment
+from airflow_provider_aep.hooks._connection import sr_property_value
+
+XED_ACCEPT = "application/vnd.adobe.xed+json; version=1"
+XED_FULL_ACCEPT = "application/vnd.adobe.xed-full+json; version=1"
+XED_ID_ACCEPT = "application/vnd.adobe.xed-id+json"
+DATASET_REF_PREFIX = "@/dataSets/"
+
+
+class PlatformMixin(ResourceCalls):
+    """Schema Registry (tenant container), Catalog and Data Prep calls of the hook."""
+
+    # ------------------------------------------------------------------ Schema Registry
+    def _sr_list(self, path: str, properties: list[str] | None) -> Iterator[dict]:
+        params: dict[str, Any] = {"property": list(properties)} if properties else {}
+        return _pagination.iter_schema_registry(
+            lambda p: self._call("GET", "schemaregistry", path, params=p, accept=XED_ID_ACCEPT), params
+        )
+
+    def _sr_find(self, path: str, title: str) -> dict | None:
+        if not isinstance(title, str) or not title:
+            raise AEPInputError("title", "must be a non-empty string.", "pass the title.")
+        for item in self._sr_list(path, [f"title=={sr_property_value(title)}"]):
+            if item.get("title") == title:
+                return item
+        return None
+
+    def create_class(self, body: dict) -> dict:
+        """``POST /tenant/classes``; returns the class (``$id``, ``meta:altId``...)."""
+        return self._create("schemaregistry", "/tenant/classes", body)
+
+    def list_classes(self, properties: list[str] | None = None) -> Iterator[dict]:
+        """Tenant classes (``{$id, meta:altId, version, title}``), lazily paged."""
+        return self._sr_list("/tenant/classes", properties)
+
+    def get_class(self, class_id: str) -> dict:
+        """One tenant class by ``meta:altId`` or ``$id``."""
+        return self._get_one(
+            "schemaregistry", f"/tenant/classes/{_segment('class_id', class_id)}", accept=XED_ACCEPT
+        )
+
+    def delete_class(self, class_id: str) -> None:
+        """``DELETE /tenant/classes/{id}``."""
+        self._call("DELETE", "schemaregistry", f"/tenant/classes/{_segment('class_id', class_id)}")
+
+    def find_class(self, title: str) -> dict | None:
+        """Tenant class with this title or ``None``."""
+        return self._sr_find("/tenant/classes", title)
+
+    def create_schema(self, body: dict) -> dict:
+        """``POST /tenant/schemas``; returns the schema (``$id``, ``meta:altId``...)."""
+        return self._create("schemaregistry", "/tenant/schemas", body)
+
+    def get_schema(self, schema_id: str, full: bool = False) -> dict:
+        """One tenant schema by ``meta:altId`` or ``$id``; ``full`` resolves every reference."""
+        return self._get_one(
+            "schemaregistry",
+            f"/tenant/schemas/{_segment('schema_id', schema_id)}",
+            accept=XED_FULL_ACCEPT if full else XED_ACCEPT,
+        )
+
+    def list_schemas(self, properties: list[str] | None = None) -> Iterator[dict]:
+        """Tenant schemas (``{$id, meta:altId, version, title}``), lazily paged."""
+        return self._sr_list("/tenant/schemas", properties)
+
+    def delete_schema(self, schema_id: str) -> None:
+        """``DELETE /tenant/schemas/{id}``."""
+        self._call("DELETE", "schemaregistry", f"/tenant/schemas/{_segment('schema_id', schema_id)}")
+
+    def find_schema(self, title: str) -> dict | None:
+        """Tenant schema with this title or ``None``."""
+        return self._sr_find("/tenant/schemas", title)
+
+    # ------------------------------------------------------------------ Catalog
+    def create_dataset(self, body: dict) -> str:
+        """``POST /dataSets``; returns the bare dataset id (``@/dataSets/<id>`` stripped)."""
+        if not isinstance(body, dict):
+            raise AEPInputError("body", f"must be a dict, got {type(body).__name__}.", "pass a JSON object.")
+        result = self._call("POST", "catalog", "/dataSets", json=body)
+        ref = result[0] if isinstance(result, list) and len(result) == 1 else None
+        if not isinstance(ref, str) or not ref.lower().startswith(DATASET_REF_PREFIX.lower()):
+            raise AEPAPIError(
+                "POST",
+                SERVICE_BASE_PATHS["catalog"] + "/dataSets",
+                None,
+                title="Unexpected dataset create answer",
+                detail=f"expected ['@/dataSets/<id>'], got {str(result)[:200]}",
+            )
+        dataset_id = ref[len(DATASET_REF_PREFIX) :]
+        if not dataset_id or "/" in dataset_id:
+            raise AEPAPIError(
+                "POST",
+                SERVICE_BASE_PATHS["catalog"] + "/dataSets",
+                None,
+                title="Unexpected dataset create answer",
+                detail=f"malformed dataset reference {ref!r}",
+            )
+        return dataset_id
+
+    def get_dataset(self, dataset_id: str) -> dict:
+        """``GET /dataSets/{id}``: the dataset object, with ``id`` added."""
+        body = self._call("GET", "catalog", f"/dataSets/{_segment('dataset_id', dataset_id)}")
+        if isinstance(body, dict):
+            obj = body.get(dataset_id)
+            if obj is None and len(body) == 1:
+                obj = next(iter(body.values()))
+            if isinstance(obj, dict):
+                return {**obj, "id": obj.get("id", dataset_id)}
+        raise AEPNotFoundError(
+            "GET", SERVICE_BASE_PATHS["catalog"] + f"/dataSets/{dataset_id}", 404, title="Empty answer"
+        )
+
+    def list_datasets(self, name: str | None = None, properties: list[str] | None = None) -> Iterator[dict]:
+        """Datasets (each with ``id``); ``name`` filters server-side, ``properties`` picks fields."""
+        params: dict[str, Any] = {}
+        if name:
+            params["name"] = name
+        if properties:
+            params["properties"] = ",".join(properties)
+        return _pagination.iter_catalog(lambda p: self._call("GET", "catalog", "/dataSets", params=p), params)
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """``DELETE /dataSets/{id}``."""
+        self._call("DELETE", "catalog", f"/dataSets/{_segment('dataset_id', dataset_id)}")
+
+    def find_dataset(self, name: str) -> dict | None:
+        """Dataset called ``name`` or ``None``."""
+        if not isinstance(name, str) or not name:
+            raise AEPInputError("name", "must be a non-empty string.", "pass the dataset name.")
+        return next((d for d in self.list_datasets(name=name) if d.get("name") == name), None)
+
+    # ------------------------------------------------------------------ Data Prep
+    def create_mapping_set(self, body: dict) -> dict:
+        """``POST /mappingSets``; returns ``{id, version, ...}``."""
+        return self._create("conversion", "/mappingSets", body)
+
+    def get_mapping_set(self, mapping_set_id: str, version: int | None = None) -> dict:
+        """``GET /mappingSets/{id}[?version=]``."""
+        params = {"version": int(version)} if version is not None else None
+        return self._get_one(
+            "conversion", f"/mappingSets/{_segment('mapping_set_id', mapping_set_id)}", params=params
+        )
+
+    def list_mapping_sets(self, name: str | None = None) -> Iterator[dict]:
+        """Mapping sets, lazily paged; ``name`` filters server-side."""
+        params: dict[str, Any] = {"name": name} if name else {}
+        return _pagination.iter_data_prep(
+            lambda p: self._call("GET", "conversion", "/mappingSets", params=p), params
+        )
+
+    def find_mapping_set(self, name: str) -> dict | None:
+        """Mapping set called ``name`` or ``None``."""
+        if not isinstance(name, str) or not name:
+            raise AEPInputError("name", "must be a non-empty string.", "pass the mapping set name.")
+        return next((m for m in self.list_mapping_sets(name=name) if m.get("name") == name), None)
