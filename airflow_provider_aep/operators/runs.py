@@ -1,0 +1,269 @@
+"""On-demand flow runs for Airflow data intervals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import TaskDeferralTimeout
+
+from airflow_provider_aep.exceptions import (
+    AEPError,
+    AEPFlowRunTimeoutError,
+    AEPInputError,
+    AEPResponseLostError,
+)
+from airflow_provider_aep.runs_status import WaitTarget, has_exact_window
+from airflow_provider_aep.sensors.flow_run import (
+    FlowRunWaitMixin,
+    default_deferrable,
+    epoch_from,
+    validate_uuid,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+
+#: AEP UI page of a dataflow's runs (best effort; the org part of the URL is resolved by the UI).
+AEP_UI_RUN_URL = (
+    "https://experience.adobe.com/#/platform/source/dataflows/{flow_id}/runs/{run_id}?sandbox={sandbox}"
+)
+
+
+def run_ui_url(flow_id: str, run_id: str, sandbox: str | None) -> str:
+    """Link to the run in the AEP UI."""
+    return AEP_UI_RUN_URL.format(
+        flow_id=quote(flow_id, safe=""),
+        run_id=quote(run_id, safe=""),
+        sandbox=quote(sandbox or "prod", safe=""),
+    )
+
+
+class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
+    """Start an on-demand run of a ``once``-scheduled flow for a time window and (by default) wait.
+
+    The window defaults to the DAG run's data interval; ``POST /runs`` gets ``params.startTime`` (now),
+    ``windowStartTime`` and ``windowEndTime`` in epoch seconds, plus ``deltaColumn`` only when given.
+
+    Idempotent: before creating, the flow's runs are listed and a run with exactly the same window is
+    reused (a retry or a cleared task never starts a duplicate); when the POST's answer is lost the
+    runs are listed again before a single re-POST. The run id is pushed to XCom (key ``run_id``) and the
+    AEP UI link (key ``run_url``) *before* waiting; the return value is the run id.
+
+    AEP cannot cancel a run: on kill or timeout the run keeps going, and the log says which one.
+
+    :param flow_id: the flow (UUID); its schedule must be ``frequency: once``.
+    :param window_start: tz-aware datetime / ISO string with offset / epoch; default data_interval_start.
+    :param window_end: default data_interval_end.
+    :param delta_column: ``deltaColumn.name`` for the first run of a table-based flow (optional).
+    :param wait_for_completion: wait for the run (default True).
+    :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    :param poll_interval: seconds between checks (default 30).
+    :param timeout: give up waiting after this long (seconds or timedelta); None = only
+        ``execution_timeout`` bounds the wait.
+    :param partial_success: ``"warn"`` (default), ``"fail"`` or ``"succeed"``.
+    :param max_transient_errors: consecutive 429/5xx/connection failures tolerated while waiting.
+    """
+
+    template_fields: Sequence[str] = ("flow_id", "window_start", "window_end", "delta_column")
+    ui_color = "#eb1000"
+
+    def __init__(
+        self,
+        *,
+        flow_id: str,
+        window_start: datetime | str | float | None = None,
+        window_end: datetime | str | float | None = None,
+        delta_column: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 30,
+        timeout: float | timedelta | None = None,
+        partial_success: str = "warn",
+        max_transient_errors: int = 10,
+        aep_conn_id: str = "aep_default",
+        sandbox_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.flow_id = flow_id
+        self.window_start = window_start
+        self.window_end = window_end
+        self.delta_column = delta_column
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.partial_success = partial_success
+        self.max_transient_errors = max_transient_errors
+        self.aep_conn_id = aep_conn_id
+        self.sandbox_name = sandbox_name
+        self.run_id: str | None = None
+        self._hook: AdobeExperiencePlatformHook | None = None
+
+    @property
+    def hook(self) -> AdobeExperiencePlatformHook:
+        """The hook (created lazily)."""
+        if self._hook is None:
+            self._hook = self._make_hook()
+        return self._hook
+
+    def _window(self, context: Context) -> tuple[float, float]:
+        start = epoch_from("window_start", self.window_start)
+        end = epoch_from("window_end", self.window_end)
+        if start is None:
+            start = epoch_from("data_interval_start", context.get("data_interval_start"))
+        if end is None:
+            end = epoch_from("data_interval_end", context.get("data_interval_end"))
+        if start is None or end is None:
+            raise AEPInputError(
+                "window_start/window_end",
+                "no window given and the DAG run has no data interval.",
+                "Pass window_start and window_end.",
+            )
+        if not start < end:
+            raise AEPInputError(
+                "window_start",
+                f"must be earlier than window_end ({start} >= {end}).",
+                "For a manually triggered run without a data interval pass window_start/window_end.",
+            )
+        return float(int(start)), float(int(end))
+
+    def validate(self, context: Context) -> tuple[str, float, float]:
+        """All local checks, before any HTTP."""
+        flow_id = validate_uuid("flow_id", self.flow_id)
+        self._check_partial_success_mode()
+        if self.delta_column is not None and not (isinstance(self.delta_column, str) and self.delta_column):
+            raise AEPInputError("delta_column", "must be a non-empty column name or None.", None)
+        if self.poll_interval <= 0:
+            raise AEPInputError("poll_interval", "must be positive.", None)
+        if self.timeout is not None and self.timeout <= 0:
+            raise AEPInputError("timeout", "must be positive or None.", None)
+        start, end = self._window(context)
+        return flow_id, start, end
+
+    def find_existing_run(self, flow_id: str, start: float, end: float) -> dict[str, Any] | None:
+        """A run of ``flow_id`` whose window is exactly ``[start, end)``, newest first."""
+        matches = [r for r in self.hook.list_runs(flow_id) if has_exact_window(r, start, end)]
+        if not matches:
+            return None
+        matches.sort(key=lambda r: r.get("createdAt") or 0, reverse=True)
+        return matches[0]
+
+    def start_run(self, flow_id: str, start: float, end: float) -> str:
+        """Reuse the run for this window or create it (surviving a lost POST answer)."""
+        existing = self.find_existing_run(flow_id, start, end)
+        if existing is not None:
+            self.log.info(
+                "Reusing run %s of flow %s for this window (status %s); not starting a duplicate.",
+                existing.get("id"),
+                flow_id,
+                (existing.get("metrics") or {}).get("statusSummary", {}).get("status"),
+            )
+            return str(existing["id"])
+        params: dict[str, Any] = {
+            "startTime": int(time.time()),
+            "windowStartTime": int(start),
+            "windowEndTime": int(end),
+        }
+        if self.delta_column:
+            params["deltaColumn"] = {"name": self.delta_column}
+        for attempt in (1, 2):
+            try:
+                created = self.hook.create_run(flow_id, params)
+                return str(created["id"])
+            except AEPResponseLostError:
+                self.log.warning("The answer to POST /runs was lost; looking the run up before retrying.")
+                existing = self.find_existing_run(flow_id, start, end)
+                if existing is not None:
+                    self.log.info("The lost POST did create run %s; using it.", existing.get("id"))
+                    return str(existing["id"])
+                if attempt == 2:
+                    raise
+        raise AEPError("unreachable")  # pragma: no cover
+
+    def execute(self, context: Context) -> Any:
+        """Validate, reuse or start the run, push its id and link, then wait (poke or deferred)."""
+        started = time.time()
+        flow_id, start, end = self.validate(context)
+        run_id = self.start_run(flow_id, start, end)
+        self.run_id = run_id
+        sandbox = self.sandbox_name or self._sandbox_from_hook()
+        url = run_ui_url(flow_id, run_id, sandbox)
+        ti = context["ti"]
+        ti.xcom_push(key="run_id", value=run_id)
+        ti.xcom_push(key="run_url", value=url)
+        self.log.info("AEP run %s of flow %s for window [%d, %d): %s", run_id, flow_id, start, end, url)
+        if not self.wait_for_completion:
+            return run_id
+        target = WaitTarget(flow_id=flow_id, run_id=run_id)
+        states = self.poll_runs(self.hook, target)
+        if states is not None:
+            self.conclude(target, states)
+            return run_id
+        if self.deferrable:
+            self.defer_wait(
+                context, target, poll_interval=self.poll_interval, timeout=self.timeout, started=started
+            )
+        while True:
+            if self.timeout is not None and time.time() - started >= self.timeout:
+                raise self._timeout_error(run_id)
+            delay = self.poll_interval
+            if self.timeout is not None:
+                delay = max(min(delay, started + self.timeout - time.time()), 0.0)
+            time.sleep(delay)
+            states = self.poll_runs(self.hook, target)
+            if states is not None:
+                self.conclude(target, states)
+                return run_id
+
+    def _sandbox_from_hook(self) -> str | None:
+        try:
+            return str(self.hook.sandbox_name)
+        except Exception:
+            return None
+
+    def _timeout_error(self, run_id: str | None) -> AEPFlowRunTimeoutError:
+        message = (
+            f"Timed out waiting for AEP run {run_id} of flow {self.flow_id}. AEP cannot cancel a run: "
+            f"run {run_id} keeps going; a retry of this task will reuse it."
+        )
+        self.log.error("%s", message)
+        return AEPFlowRunTimeoutError(message)
+
+    def execute_complete(self, context: Context, event: Any = None) -> Any:
+        """Resume after the trigger: validate the event (fail closed) and conclude."""
+        status, target, states, message, _reason = self.parse_event(event)
+        if status == "timeout":
+            raise self._timeout_error(target.run_id)
+        if status == "error":
+            raise AEPError(f"Waiting for {target.describe()} failed: {message}")
+        self.conclude(target, states)
+        return target.run_id
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Turn Airflow's trigger timeout into the same clear timeout error."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralTimeout as exc:
+            raise self._timeout_error(self._run_id_from(context)) from exc
+
+    def _run_id_from(self, context: Context) -> str | None:
+        try:
+            return context["ti"].xcom_pull(task_ids=self.task_id, key="run_id")
+        except Exception:
+            return self.run_id
+
+    def on_kill(self) -> None:
+        """AEP has no cancel API for flow runs: say so and name the run that keeps going."""
+        self.log.warning(
+            "Task killed. AEP cannot cancel a flow run: run %s of flow %s keeps going in AEP.",
+            self.run_id or "(not started)",
+            self.flow_id,
+        )
