@@ -252,7 +252,11 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         def attempt() -> requests.Response:
             response = self._send("POST", url, IMS_TOKEN_PATH, data=data, headers={"Accept": JSON})
             if response.status_code >= 400:
-                raise self._error(response, "POST", IMS_TOKEN_PATH)
+                error = self._error(response, "POST", IMS_TOKEN_PATH)
+                if response.status_code < 500 and response.status_code != 429:
+                    # IMS answers 400 invalid_client / invalid_scope: a credential problem.
+                    raise AEPAuthenticationError(*error.__reduce__()[1]) from None
+                raise error
             return response
 
         response = self._retrying("POST", IMS_TOKEN_PATH, False, idempotent=True)(attempt)
