@@ -1,0 +1,146 @@
+"""Admin endpoints under ``/_emulator/`` (no auth): reset, request log, faults, config, records,
+source rows, state counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from .errors import APIError
+from .validation import emu
+
+router = APIRouter()
+
+
+def _bad(detail: str) -> APIError:
+    return APIError(400, {"title": "Bad Request", "status": 400, "detail": detail})
+
+
+async def _json(request: Request) -> Any:
+    import json
+
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise _bad(f"invalid JSON: {exc}") from exc
+
+
+@router.post("/reset")
+async def reset(request: Request) -> dict[str, Any]:
+    """Forget all resources, tokens, records and the request log.
+
+    Body (optional): ``{"faults": true, "config": true}`` also resets faults/config to defaults.
+    """
+    state = emu(request)
+    body = await _json(request)
+    state.reset()
+    if isinstance(body, dict) and body.get("faults"):
+        state.set_faults({})
+    if isinstance(body, dict) and body.get("config"):
+        from .state import EmulatorConfig
+
+        base = EmulatorConfig()
+        state.update_config(base.to_dict())
+    return {"reset": True}
+
+
+@router.get("/requests")
+async def requests_log(request: Request) -> list[dict[str, Any]]:
+    """The request log (secrets are never stored)."""
+    return list(emu(request).request_log)
+
+
+@router.delete("/requests")
+async def clear_requests(request: Request) -> Response:
+    """Clear the request log."""
+    emu(request).request_log.clear()
+    return Response(status_code=204)
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> dict[str, Any]:
+    """Current fault configuration."""
+    return dict(emu(request).faults_dict)
+
+
+@router.put("/faults")
+async def put_faults(request: Request) -> dict[str, Any]:
+    """Replace the fault configuration (``{}`` clears it)."""
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise _bad("faults must be a JSON object")
+    state = emu(request)
+    try:
+        state.set_faults(body)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _bad(f"invalid faults: {exc}") from exc
+    return dict(state.faults_dict)
+
+
+@router.get("/config")
+async def get_config(request: Request) -> dict[str, Any]:
+    """Current runtime configuration."""
+    return emu(request).config.to_dict()
+
+
+@router.put("/config")
+async def put_config(request: Request) -> dict[str, Any]:
+    """Update (merge) the runtime configuration."""
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise _bad("config must be a JSON object")
+    state = emu(request)
+    try:
+        state.update_config(body)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _bad(f"invalid config key(s): {exc}") from exc
+    return state.config.to_dict()
+
+
+@router.get("/datasets/{dataset_id}/records")
+async def records(request: Request, dataset_id: str) -> JSONResponse:
+    """Records that flow runs wrote into a dataset (after their runs finished)."""
+    state = emu(request)
+    from .scheduler import advance_all
+
+    advance_all(state)
+    known = any(dataset_id in sb.datasets for sb in state.sandboxes.values())
+    if not known and dataset_id not in state.records:
+        raise APIError(404, {"title": "Not Found", "status": 404, "detail": f"dataset {dataset_id} unknown"})
+    return JSONResponse(state.records.get(dataset_id, []))
+
+
+@router.post("/sources/{connection_spec_id}/tables/{table}/rows")
+async def add_rows(request: Request, connection_spec_id: str, table: str) -> dict[str, Any]:
+    """Append rows to a sample source table."""
+    body = await _json(request)
+    if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+        raise _bad("body must be a JSON list of objects")
+    state = emu(request)
+    tables = state.source_catalog.get(connection_spec_id)
+    if tables is None or table not in tables:
+        raise APIError(
+            404, {"title": "Not Found", "status": 404, "detail": f"no table {table} for {connection_spec_id}"}
+        )
+    tables[table].rows.extend(body)
+    return {"table": table, "rows": len(tables[table].rows)}
+
+
+@router.get("/sources")
+async def sources(request: Request) -> dict[str, Any]:
+    """Sample source tables and their row counts."""
+    return {
+        spec: {name: len(t.rows) for name, t in tables.items()}
+        for spec, tables in emu(request).source_catalog.items()
+    }
+
+
+@router.get("/state")
+async def state_counts(request: Request) -> dict[str, Any]:
+    """Resource counts per org/sandbox and kind."""
+    return {"sandboxes": emu(request).counts()}

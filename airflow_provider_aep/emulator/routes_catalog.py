@@ -1,0 +1,127 @@
+"""Catalog: ``/dataSets`` create/list/get/patch/delete."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from .errors import catalog_error
+from .listing import catalog_list
+from .state import hex_id
+from .validation import ctx, emu, read_json
+
+router = APIRouter()
+BASE = "/data/foundation/catalog"
+
+
+def _not_found(dataset_id: str) -> Any:
+    return catalog_error(404, 1004, f"Requested object [{dataset_id}] not found.")
+
+
+@router.post("/dataSets")
+async def create_dataset(request: Request) -> JSONResponse:
+    """Create a dataset; ``schemaRef.id`` must name an existing schema. 201 ``["@/dataSets/<id>"]``."""
+    c, state = ctx(request), emu(request)
+    body = await read_json(request, "catalog")
+    ref = body.get("schemaRef")
+    if not isinstance(ref, dict) or not isinstance(ref.get("id"), str) or not ref["id"]:
+        raise catalog_error(400, 1000, "'schemaRef.id' is required: the $id of the dataset's XDM schema.")
+    if ref["id"] not in c.sandbox.schemas:
+        raise catalog_error(400, 1001, f"The schema [{ref['id']}] referenced by schemaRef.id does not exist.")
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise catalog_error(400, 1000, "'name' must be a non-empty string.")
+    tags = body.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(v, list) for v in tags.values()):
+        raise catalog_error(400, 1000, "'tags' must map tag names to lists of strings.")
+    dataset_id = hex_id(24)
+    now = state.clock.now_ms()
+    obj = {
+        "name": name or dataset_id,
+        "description": body.get("description", ""),
+        "imsOrg": c.org,
+        "sandboxId": c.sandbox.sandbox_id,
+        "tags": copy.deepcopy(tags),
+        "version": "1.0.0",
+        "created": now,
+        "updated": now,
+        "createdClient": c.client_id,
+        "createdUser": c.user,
+        "updatedUser": c.user,
+        "schemaRef": {
+            "id": ref["id"],
+            "contentType": ref.get("contentType", "application/vnd.adobe.xed+json;version=1"),
+        },
+        "files": f"@/dataSetFiles?dataSetId={dataset_id}",
+        "viewId": hex_id(24),
+        "enableErrorDiagnostics": bool(body.get("enableErrorDiagnostics", False)),
+    }
+    if "fileDescription" in body:
+        obj["fileDescription"] = copy.deepcopy(body["fileDescription"])
+    c.sandbox.datasets[dataset_id] = obj
+    state.records.setdefault(dataset_id, [])
+    return JSONResponse(
+        [f"@/dataSets/{dataset_id}"], status_code=201, headers={"Location": f"{BASE}/dataSets/{dataset_id}"}
+    )
+
+
+@router.get("/dataSets")
+async def list_datasets(request: Request) -> dict[str, Any]:
+    """List datasets: object keyed by id (limit/start/orderBy/properties/filters)."""
+    sb = ctx(request).sandbox
+    return catalog_list(copy.deepcopy(sb.datasets), list(request.query_params.multi_items()))
+
+
+@router.get("/dataSets/{dataset_id}")
+async def get_dataset(request: Request, dataset_id: str) -> dict[str, Any]:
+    """One dataset as ``{<id>: obj}``."""
+    sb = ctx(request).sandbox
+    obj = sb.datasets.get(dataset_id)
+    if obj is None:
+        raise _not_found(dataset_id)
+    projection = request.query_params.get("properties")
+    out = copy.deepcopy(obj)
+    if projection:
+        keep = {p.strip() for p in projection.split(",")}
+        out = {k: v for k, v in out.items() if k in keep}
+    return {dataset_id: out}
+
+
+@router.patch("/dataSets/{dataset_id}")
+async def patch_dataset(request: Request, dataset_id: str) -> list[str]:
+    """Update a dataset (merge object, or JSON Patch with application/json-patch+json)."""
+    c, state = ctx(request), emu(request)
+    obj = c.sandbox.datasets.get(dataset_id)
+    if obj is None:
+        raise _not_found(dataset_id)
+    body = await read_json(request, "catalog", expect=(dict, list))
+    if isinstance(body, list):
+        from .routes_flowservice import apply_patch
+
+        try:
+            patched = apply_patch(obj, body)
+        except Exception as exc:
+            raise catalog_error(400, 1000, "Invalid JSON Patch body.") from exc
+    else:
+        patched = {**obj, **body}
+    for key in ("schemaRef", "imsOrg", "sandboxId", "created"):
+        if patched.get(key) != obj.get(key):
+            raise catalog_error(400, 1000, f"The field [{key}] cannot be changed.")
+    obj.clear()
+    obj.update(patched)
+    obj["updated"] = state.clock.now_ms()
+    obj["updatedUser"] = c.user
+    return [f"@/dataSets/{dataset_id}"]
+
+
+@router.delete("/dataSets/{dataset_id}")
+async def delete_dataset(request: Request, dataset_id: str) -> list[str]:
+    """Delete a dataset: 200 ``["@/dataSets/<id>"]``."""
+    sb = ctx(request).sandbox
+    if dataset_id not in sb.datasets:
+        raise _not_found(dataset_id)
+    del sb.datasets[dataset_id]
+    return [f"@/dataSets/{dataset_id}"]

@@ -1,0 +1,410 @@
+"""Schema Registry: tenant classes (ad-hoc) and tenant schemas; global lookups of standard resources."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from .errors import APIError, xdm_error
+from .listing import sr_list
+from .state import SandboxState, hex_id, public_copy
+from .validation import ctx, emu, read_json
+
+router = APIRouter()
+BASE = "/data/foundation/schemaregistry"
+ADHOC_CLASS = "https://ns.adobe.com/xdm/data/adhoc"
+_ACCEPT_RE = re.compile(r"^application/vnd\.adobe\.(xed|xdm)(-[a-z-]+)?\+json$")
+_LOOKUP_VARIANTS = {"", "-full", "-notext", "-full-notext", "-desc", "-full-desc", "-full-notext-desc"}
+_LIST_VARIANTS = {"-id", ""}
+
+
+def bad(detail: str, code: int = 1001) -> APIError:
+    """A Schema Registry 400."""
+    return xdm_error(400, code, detail, "Invalid request")
+
+
+def sr_not_found(kind: str, resource_id: str) -> APIError:
+    """XDM-1012-404."""
+    return xdm_error(404, 1012, f"The requested {kind} [{resource_id}] was not found.", "Resource not found")
+
+
+def parse_accept(request: Request, *, lookup: bool) -> str:
+    """Validate the Accept header; returns the variant suffix ("", "-id", "-full", ...)."""
+    accept = request.headers.get("accept", "")
+    if not accept.strip() or accept.strip() == "*/*":
+        raise xdm_error(
+            400,
+            1006,
+            "An Accept header is required, e.g. application/vnd.adobe.xed-id+json.",
+            "Invalid Accept header",
+        )
+    media, _, params = accept.partition(";")
+    m = _ACCEPT_RE.match(media.strip().lower())
+    if not m:
+        raise xdm_error(
+            400,
+            1006,
+            f"The Accept header [{accept}] is not valid for the Schema Registry.",
+            "Invalid Accept header",
+        )
+    variant = m.group(2) or ""
+    allowed = _LOOKUP_VARIANTS if lookup else _LIST_VARIANTS
+    if variant not in allowed:
+        raise xdm_error(
+            406, 1007, f"The format [{media.strip()}] is not available for this resource.", "Not acceptable"
+        )
+    version = None
+    for p in params.split(";"):
+        k, _, v = p.strip().partition("=")
+        if k.strip().lower() == "version":
+            version = v.strip()
+    if lookup and not version:
+        raise xdm_error(
+            400,
+            1006,
+            "The Accept header must carry a major version, e.g. '; version=1'.",
+            "Invalid Accept header",
+        )
+    if version is not None and version.split(".")[0] != "1":
+        raise xdm_error(406, 1007, f"Version [{version}] of the resource is not available.", "Not acceptable")
+    return variant
+
+
+def _standard() -> dict[str, dict[str, Any]]:
+    from .xdm import STANDARD_RESOURCES
+
+    return STANDARD_RESOURCES
+
+
+def resource_kind(sb: SandboxState, ref: str) -> str | None:
+    """``class`` / ``fieldgroup`` / ``None`` (unknown) for a ``$ref``."""
+    if ref in sb.classes:
+        return "class"
+    doc = _standard().get(ref)
+    if doc is None:
+        return None
+    rtype = str(doc.get("meta:resourceType", ""))
+    if rtype == "classes":
+        return "class"
+    if rtype in ("mixins", "fieldgroups") or "meta:intendedToExtend" in doc:
+        return "fieldgroup"
+    return (
+        "class"
+        if "/classes/" in ref or ref.endswith(("/profile", "/adhoc", "/experienceevent"))
+        else "fieldgroup"
+    )
+
+
+def schema_field_paths(sb: SandboxState, schema_id: str) -> dict[str, dict[str, Any]]:
+    """Dotted XDM paths of a tenant schema (KeyError if unknown)."""
+    from .xdm import field_paths
+
+    schema = sb.schemas[schema_id]
+    class_id = schema["meta:class"]
+    fgs = [r for r in schema.get("meta:fieldGroups", [])]
+    if class_id in sb.classes:
+        cls = sb.classes[class_id]
+        return field_paths(ADHOC_CLASS, fgs, cls.get("_tenantProperties") or {})
+    return field_paths(class_id, fgs)
+
+
+def _nest(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for path in sorted(paths):
+        node = root
+        parts = path.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {"type": "object", "properties": {}})
+            child.setdefault("properties", {})
+            node = child["properties"]
+        leaf = {k: v for k, v in paths[path].items() if k in ("type", "format", "items", "meta:xdmType")}
+        existing = node.get(parts[-1])
+        if existing and existing.get("type") == "object" and "properties" in existing:
+            continue
+        node[parts[-1]] = leaf
+    return root
+
+
+def _registry_metadata(c: Any, now: int) -> dict[str, Any]:
+    return {
+        "repo:createdDate": now,
+        "repo:lastModifiedDate": now,
+        "xdm:createdClientId": c.client_id,
+        "xdm:lastModifiedClientId": c.client_id,
+        "xdm:createdUserId": c.user,
+        "xdm:lastModifiedUserId": c.user,
+        "eTag": hex_id(64),
+        "meta:globalLibVersion": "1.50.3",
+    }
+
+
+def _find(store: dict[str, dict[str, Any]], key: str) -> dict[str, Any] | None:
+    key = unquote(key)
+    if key in store:
+        return store[key]
+    return next((o for o in store.values() if o.get("meta:altId") == key), None)
+
+
+def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in public_copy(obj).items() if not k.startswith("_tenant")}
+
+
+# ------------------------------------------------------------------------------------- classes
+_FIELD_TYPES = {"string", "number", "integer", "boolean", "object", "array"}
+
+
+@router.post("/tenant/classes")
+async def create_class(request: Request) -> JSONResponse:
+    """Create an ad-hoc class; ``_adhoc`` becomes ``_<hex>``."""
+    c, state = ctx(request), emu(request)
+    body = await read_json(request, "schemaregistry")
+    for key in ("type", "title", "description", "allOf"):
+        if key not in body:
+            raise bad(f"'{key}' is required.")
+    if body["type"] != "object":
+        raise bad("'type' must be 'object'.")
+    all_of = body["allOf"]
+    if not isinstance(all_of, list):
+        raise bad("'allOf' must be a list.")
+    refs = [e["$ref"] for e in all_of if isinstance(e, dict) and "$ref" in e]
+    if ADHOC_CLASS not in refs:
+        raise bad(f"Only ad-hoc tenant classes are supported: allOf must reference {ADHOC_CLASS}.")
+    props_blocks = [e for e in all_of if isinstance(e, dict) and "properties" in e]
+    adhoc = None
+    for block in props_blocks:
+        adhoc = (block.get("properties") or {}).get("_adhoc") or adhoc
+    if (
+        not isinstance(adhoc, dict)
+        or not isinstance(adhoc.get("properties"), dict)
+        or not adhoc["properties"]
+    ):
+        raise bad("An ad-hoc class needs allOf[].properties._adhoc.properties with at least one field.")
+    for fname, fdef in adhoc["properties"].items():
+        if not isinstance(fdef, dict) or fdef.get("type") not in _FIELD_TYPES:
+            raise bad(f"Field [_adhoc.{fname}] needs a valid 'type' (one of {sorted(_FIELD_TYPES)}).")
+    if any(cl["title"] == body["title"] for cl in c.sandbox.classes.values()):
+        raise bad(f"A class with title [{body['title']}] already exists in this sandbox.", 1521)
+    hx = hex_id(32)
+    ns = f"_{hx}"
+    tenant = state.config.tenant_id
+    now = state.clock.now_ms()
+    new_props = {ns: {"type": "object", "properties": copy.deepcopy(adhoc["properties"])}}
+    cls = {
+        "$id": f"https://ns.adobe.com/{tenant}/classes/{hx}",
+        "meta:altId": f"_{tenant}.classes.{hx}",
+        "meta:resourceType": "classes",
+        "version": "1.0",
+        "title": body["title"],
+        "type": "object",
+        "description": body["description"],
+        "allOf": [
+            {"$ref": ADHOC_CLASS, "type": "object", "meta:xdmType": "object"},
+            {"properties": new_props},
+        ],
+        "refs": [ADHOC_CLASS],
+        "imsOrg": c.org,
+        "meta:extensible": True,
+        "meta:abstract": True,
+        "meta:extends": [ADHOC_CLASS],
+        "meta:xdmType": "object",
+        "meta:datasetNamespace": ns,
+        "meta:registryMetadata": _registry_metadata(c, now),
+        "meta:containerId": "tenant",
+        "meta:tenantNamespace": f"_{tenant}",
+        "meta:sandboxId": c.sandbox.sandbox_id,
+        "meta:sandboxType": "production" if c.sandbox_name == "prod" else "development",
+        "_tenantProperties": new_props,
+    }
+    c.sandbox.classes[cls["$id"]] = cls
+    return JSONResponse(_public(cls), status_code=201)
+
+
+@router.get("/tenant/classes")
+async def list_classes(request: Request) -> dict[str, Any]:
+    """List tenant classes."""
+    variant = parse_accept(request, lookup=False)
+    items = [_public(o) for o in ctx(request).sandbox.classes.values()]
+    return _links(
+        sr_list(items, list(request.query_params.multi_items()), "/tenant/classes", short=variant == "-id")
+    )
+
+
+def _links(body: dict[str, Any]) -> dict[str, Any]:
+    body["_links"]["global_schemas"] = {"href": f"{BASE}/global/schemas"}
+    return body
+
+
+@router.get("/tenant/classes/{class_id:path}")
+async def get_class(request: Request, class_id: str) -> dict[str, Any]:
+    """One tenant class by altId or URL-encoded $id."""
+    variant = parse_accept(request, lookup=True)
+    cls = _find(ctx(request).sandbox.classes, class_id)
+    if cls is None:
+        raise sr_not_found("class", unquote(class_id))
+    out = _public(cls)
+    if variant.startswith("-full"):
+        from .xdm import field_paths
+
+        out["properties"] = _nest(field_paths(ADHOC_CLASS, [], cls["_tenantProperties"]))
+    return out
+
+
+@router.delete("/tenant/classes/{class_id:path}")
+async def delete_class(request: Request, class_id: str) -> Response:
+    """Delete a tenant class (400 while a schema uses it)."""
+    sb = ctx(request).sandbox
+    cls = _find(sb.classes, class_id)
+    if cls is None:
+        raise sr_not_found("class", unquote(class_id))
+    users = [s["$id"] for s in sb.schemas.values() if s.get("meta:class") == cls["$id"]]
+    if users:
+        raise bad(f"The class [{cls['$id']}] is used by schema(s) {users}; delete them first.", 1013)
+    del sb.classes[cls["$id"]]
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------- schemas
+@router.post("/tenant/schemas")
+async def create_schema(request: Request) -> JSONResponse:
+    """Create a tenant schema: allOf = one class + field groups (all must exist)."""
+    c, state = ctx(request), emu(request)
+    sb = c.sandbox
+    body = await read_json(request, "schemaregistry")
+    if not isinstance(body.get("title"), str) or not body["title"].strip():
+        raise bad("'title' is required.")
+    if body.get("type", "object") != "object":
+        raise bad("'type' must be 'object'.")
+    all_of = body.get("allOf")
+    if not isinstance(all_of, list) or not all_of:
+        raise bad("'allOf' is required: a list of {$ref} naming one class and optional field groups.")
+    refs: list[str] = []
+    for entry in all_of:
+        if not isinstance(entry, dict) or not isinstance(entry.get("$ref"), str):
+            raise bad("Every allOf entry must be an object with a '$ref'.")
+        if entry["$ref"] not in refs:
+            refs.append(entry["$ref"])
+    classes: list[str] = []
+    groups: list[str] = []
+    for ref in refs:
+        kind = resource_kind(sb, ref)
+        if kind is None:
+            raise bad(f"The referenced resource [{ref}] does not exist.", 1012)
+        (classes if kind == "class" else groups).append(ref)
+    if len(classes) != 1:
+        raise bad(f"A schema must reference exactly one class in allOf; found {len(classes)}: {classes}.")
+    class_id = classes[0]
+    if body.get("meta:class") not in (None, class_id):
+        raise bad(f"'meta:class' [{body['meta:class']}] does not match the class in allOf [{class_id}].")
+    std = _standard()
+    for group in groups:
+        intended = (std.get(group) or {}).get("meta:intendedToExtend") or []
+        if intended and class_id not in intended and class_id not in sb.classes:
+            raise bad(
+                f"The field group [{group}] cannot be used with class [{class_id}]; it extends {intended}."
+            )
+    if any(s["title"] == body["title"] for s in sb.schemas.values()):
+        raise bad(f"A schema with title [{body['title']}] already exists in this sandbox.", 1521)
+    hx = hex_id(32)
+    tenant = state.config.tenant_id
+    now = state.clock.now_ms()
+    class_doc = sb.classes.get(class_id) or std.get(class_id) or {}
+    extends = [*groups, *[e for e in class_doc.get("meta:extends", []) if e not in groups], class_id]
+    schema = {
+        "$id": f"https://ns.adobe.com/{tenant}/schemas/{hx}",
+        "meta:altId": f"_{tenant}.schemas.{hx}",
+        "meta:resourceType": "schemas",
+        "version": "1.0",
+        "title": body["title"],
+        "type": "object",
+        "description": body.get("description", ""),
+        "allOf": [{"$ref": r, "type": "object", "meta:xdmType": "object"} for r in refs],
+        "refs": sorted(refs),
+        "imsOrg": c.org,
+        "meta:extensible": False,
+        "meta:abstract": False,
+        "meta:extends": list(dict.fromkeys(extends)),
+        "meta:xdmType": "object",
+        "meta:registryMetadata": _registry_metadata(c, now),
+        "meta:class": class_id,
+        "meta:containerId": "tenant",
+        "meta:tenantNamespace": f"_{tenant}",
+        "meta:sandboxId": sb.sandbox_id,
+        "meta:sandboxType": "production" if c.sandbox_name == "prod" else "development",
+        "meta:fieldGroups": groups,
+    }
+    if class_id in sb.classes:
+        schema["meta:datasetNamespace"] = sb.classes[class_id]["meta:datasetNamespace"]
+    try:
+        schema_paths_check = _paths_for(sb, class_id, groups)
+    except KeyError as exc:
+        raise bad(f"The referenced resource {exc} does not exist.", 1012) from exc
+    del schema_paths_check
+    sb.schemas[schema["$id"]] = schema
+    return JSONResponse(_public_schema(schema), status_code=201)
+
+
+def _paths_for(sb: SandboxState, class_id: str, groups: list[str]) -> dict[str, dict[str, Any]]:
+    from .xdm import field_paths
+
+    if class_id in sb.classes:
+        return field_paths(ADHOC_CLASS, groups, sb.classes[class_id]["_tenantProperties"])
+    return field_paths(class_id, groups)
+
+
+def _public_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in public_copy(schema).items() if k != "meta:fieldGroups"}
+
+
+@router.get("/tenant/schemas")
+async def list_schemas(request: Request) -> dict[str, Any]:
+    """List tenant schemas (``property=title==...``, orderby/start/limit, ``_page.next``)."""
+    variant = parse_accept(request, lookup=False)
+    items = [_public_schema(s) for s in ctx(request).sandbox.schemas.values()]
+    return _links(
+        sr_list(items, list(request.query_params.multi_items()), "/tenant/schemas", short=variant == "-id")
+    )
+
+
+@router.get("/tenant/schemas/{schema_id:path}")
+async def get_schema(request: Request, schema_id: str) -> dict[str, Any]:
+    """One tenant schema by altId or URL-encoded $id; ``xed-full`` expands properties."""
+    variant = parse_accept(request, lookup=True)
+    sb = ctx(request).sandbox
+    schema = _find(sb.schemas, schema_id)
+    if schema is None:
+        raise sr_not_found("schema", unquote(schema_id))
+    out = _public_schema(schema)
+    if variant.startswith("-full"):
+        out["properties"] = _nest(schema_field_paths(sb, schema["$id"]))
+    return out
+
+
+@router.delete("/tenant/schemas/{schema_id:path}")
+async def delete_schema(request: Request, schema_id: str) -> Response:
+    """Delete a tenant schema (400 while a dataset uses it)."""
+    sb = ctx(request).sandbox
+    schema = _find(sb.schemas, schema_id)
+    if schema is None:
+        raise sr_not_found("schema", unquote(schema_id))
+    users = [k for k, d in sb.datasets.items() if (d.get("schemaRef") or {}).get("id") == schema["$id"]]
+    if users:
+        raise bad(f"The schema [{schema['$id']}] is used by dataset(s) {users}; delete them first.", 1013)
+    del sb.schemas[schema["$id"]]
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------ global lookups
+@router.get("/global/{kind}/{resource_id:path}")
+async def get_global(request: Request, kind: str, resource_id: str) -> dict[str, Any]:
+    """Standard classes and field groups (``/global/classes/...``, ``/global/fieldgroups/...``)."""
+    parse_accept(request, lookup=True)
+    rid = unquote(resource_id)
+    doc = _standard().get(rid)
+    if doc is None or kind not in ("classes", "fieldgroups", "mixins"):
+        raise sr_not_found(kind.rstrip("s"), rid)
+    return copy.deepcopy(doc)

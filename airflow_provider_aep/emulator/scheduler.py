@@ -1,0 +1,246 @@
+"""Flow runs on the emulated clock, computed lazily whenever flows or runs are read."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from .state import FlowRuntime, RunRuntime, new_etag, new_id
+from .validation import FREQUENCY_SECONDS, coerce_schedule
+
+if TYPE_CHECKING:
+    from .state import EmulatorState, SandboxState
+
+#: At most this many missed schedule slots are caught up in one go (older ones are skipped).
+MAX_CATCH_UP = 50
+
+
+def schedule_of(flow: dict[str, Any]) -> dict[str, Any]:
+    """The flow's schedule with typed values."""
+    return coerce_schedule(flow.get("scheduleParams") or {})
+
+
+def new_runtime(flow: dict[str, Any], now: float) -> FlowRuntime:
+    """Schedule cursor for a new flow: the first run at ``startTime`` (or now, if that passed)."""
+    sched = schedule_of(flow)
+    start = float(sched.get("startTime", now))
+    rt = FlowRuntime(next_run_at=None if sched.get("frequency") == "once" else max(start, now))
+    if sched.get("frequency") != "once" and sched.get("backfill") is False:
+        rt.first_window_start = start
+    return rt
+
+
+def _next_slot(sched: dict[str, Any], after: float) -> float:
+    start = float(sched["startTime"])
+    step = FREQUENCY_SECONDS[sched["frequency"]] * max(int(sched.get("interval") or 1), 1)
+    if after < start:
+        return start
+    return start + (math.floor((after - start) / step) + 1) * step
+
+
+def copy_delta_column(flow: dict[str, Any]) -> str | None:
+    """``transformations[Copy].params.deltaColumn.name``."""
+    for tr in flow.get("transformations") or []:
+        if str(tr.get("name", "")).lower() == "copy":
+            dc = (tr.get("params") or {}).get("deltaColumn") or {}
+            name = dc.get("name") if isinstance(dc, dict) else None
+            return str(name) if name else None
+    return None
+
+
+def create_run(
+    state: EmulatorState,
+    sb: SandboxState,
+    flow: dict[str, Any],
+    *,
+    started_at: float,
+    window_start: float | None,
+    window_end: float | None,
+    delta_column: str | None,
+    scheduled: bool,
+    client_id: str,
+) -> dict[str, Any]:
+    """Create an ``inProgress`` run of ``flow`` starting at emulated ``started_at``."""
+    run_id = new_id()
+    started_ms = int(started_at * 1000)
+    now_ms = state.clock.now_ms()
+    run = {
+        "id": run_id,
+        "createdAt": now_ms,
+        "updatedAt": now_ms,
+        "createdBy": f"{client_id}@AdobeID",
+        "updatedBy": f"{client_id}@AdobeID",
+        "createdClient": client_id,
+        "updatedClient": client_id,
+        "sandboxId": sb.sandbox_id,
+        "sandboxName": sb.name,
+        "imsOrgId": sb.org,
+        "flowId": flow["id"],
+        "flowSpec": dict(flow.get("flowSpec") or {}),
+        "providerRefId": new_id(),
+        "etag": new_etag(),
+        "metrics": {
+            "durationSummary": {"startedAtUTC": started_ms},
+            "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
+            "recordSummary": {"inputRecordCount": 0, "outputRecordCount": 0, "failedRecordCount": 0},
+            "fileSummary": {"inputFileCount": 0, "outputFileCount": 0},
+            "statusSummary": {"status": "inProgress", "errors": []},
+        },
+        "activities": [],
+        "state": "inProgress",
+    }
+    sb.runs[run_id] = run
+    sb.run_runtime[run_id] = RunRuntime(
+        run_id=run_id,
+        flow_id=flow["id"],
+        real_done_at=time.time() + state.config.run_duration_seconds,
+        started_at_ms=started_ms,
+        window_start=window_start,
+        window_end=window_end,
+        delta_column=delta_column,
+        scheduled=scheduled,
+    )
+    sb.flow_runtime[flow["id"]].run_ids.append(run_id)
+    return run
+
+
+def advance(state: EmulatorState, sb: SandboxState) -> None:
+    """Create due scheduled runs and finish runs whose duration has elapsed."""
+    now = state.clock.now()
+    for flow_id, flow in sb.flows.items():
+        rt = sb.flow_runtime[flow_id]
+        sched = schedule_of(flow)
+        if flow.get("state") == "enabled" and rt.next_run_at is not None and sched.get("frequency") != "once":
+            if sched.get("frequency") not in FREQUENCY_SECONDS:
+                continue
+            step = FREQUENCY_SECONDS[sched["frequency"]] * max(int(sched.get("interval") or 1), 1)
+            if rt.next_run_at <= now and (now - rt.next_run_at) / step > MAX_CATCH_UP:
+                rt.next_run_at = _next_slot(sched, now - MAX_CATCH_UP * step)
+            while rt.next_run_at is not None and rt.next_run_at <= now:
+                slot = rt.next_run_at
+                first = not rt.run_ids
+                create_run(
+                    state,
+                    sb,
+                    flow,
+                    started_at=slot,
+                    window_start=rt.first_window_start if first else None,
+                    window_end=slot,
+                    delta_column=copy_delta_column(flow),
+                    scheduled=True,
+                    client_id=str(flow.get("createdClient", "")),
+                )
+                rt.next_run_at = _next_slot(sched, slot)
+    real_now = time.time()
+    for flow_id in sb.flows:
+        rt = sb.flow_runtime[flow_id]
+        for run_id in rt.run_ids:
+            rrt = sb.run_runtime.get(run_id)
+            if rrt is None or rrt.finished:
+                continue
+            if rrt.real_done_at > real_now:
+                break  # runs of one flow finish in order
+            finish_run(state, sb, rrt)
+
+
+def advance_all(state: EmulatorState) -> None:
+    """Advance every sandbox (admin endpoints)."""
+    for sb in list(state.sandboxes.values()):
+        advance(state, sb)
+
+
+def _mapping_for(sb: SandboxState, flow: dict[str, Any]) -> dict[str, Any] | None:
+    for tr in flow.get("transformations") or []:
+        if str(tr.get("name", "")).lower() == "mapping":
+            params = tr.get("params") or {}
+            versions = sb.mapping_sets.get(str(params.get("mappingId")))
+            if not versions:
+                return None
+            try:
+                wanted = int(params.get("mappingVersion", len(versions) - 1))
+            except (TypeError, ValueError):
+                wanted = len(versions) - 1
+            return versions[min(max(wanted, 0), len(versions) - 1)]
+    return None
+
+
+def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
+    """Execute the run once (runs.execute_run), store its outcome, write records, advance watermark."""
+    from .routes_schemaregistry import schema_field_paths
+    from .runs import execute_run
+
+    rrt.finished = True
+    run = sb.runs[rrt.run_id]
+    flow = sb.flows.get(rrt.flow_id)
+    duration_ms = int(state.config.run_duration_seconds * state.clock.time_scale * 1000)
+    completed_ms = max(rrt.started_at_ms + duration_ms, rrt.started_at_ms)
+    failure: str | None = None
+    outcome = None
+    if flow is None:
+        failure = "The flow was deleted while the run was in progress."
+    else:
+        rt = sb.flow_runtime[flow["id"]]
+        src = sb.source_connections.get((flow.get("sourceConnectionIds") or [""])[0])
+        tgt = sb.target_connections.get((flow.get("targetConnectionIds") or [""])[0])
+        mapping = _mapping_for(sb, flow)
+        table = None
+        if src is not None:
+            spec_id = (src.get("connectionSpec") or {}).get("id")
+            params = src.get("params") or {}
+            tname = params.get("tableName") or params.get("path")
+            table = state.source_catalog.get(str(spec_id), {}).get(str(tname))
+        if src is None or tgt is None or mapping is None or table is None:
+            failure = "A connection, mapping or source table used by the flow no longer exists."
+        else:
+            schema_id = ((tgt.get("data") or {}).get("schema") or {}).get("id")
+            try:
+                field_types = schema_field_paths(sb, str(schema_id))
+            except KeyError:
+                field_types = {}
+            rules = [(m["source"], m["destination"]) for m in mapping.get("mappings", [])]
+            fault_status = state.faults_dict.get("force_run_status")
+            options = flow.get("options") or {}
+            pip = options.get("partialIngestionPercent")
+            outcome = execute_run(
+                table=table,
+                mapping_rules=rules,
+                field_types=field_types,
+                delta_column=rrt.delta_column,
+                watermark=rt.watermark if rrt.scheduled else None,
+                window_start=rrt.window_start,
+                window_end=rrt.window_end,
+                partial_ingestion_percent=float(pip) if pip is not None else None,
+                force_status=fault_status,
+                started_at_ms=rrt.started_at_ms,
+                completed_at_ms=completed_ms,
+                run_id=rrt.run_id,
+                flow_id=flow["id"],
+                source_connection_id=src["id"],
+                target_connection_id=tgt["id"],
+            )
+            dataset_id = str((tgt.get("params") or {}).get("dataSetId"))
+            state.records.setdefault(dataset_id, []).extend(outcome.records)
+            if rrt.scheduled and outcome.new_watermark is not None:
+                rt.watermark = outcome.new_watermark
+    if outcome is not None:
+        run["metrics"] = outcome.metrics
+        run["activities"] = outcome.activities
+        status = outcome.status
+    else:
+        status = "failed"
+        run["metrics"]["durationSummary"]["completedAtUTC"] = completed_ms
+        run["metrics"]["statusSummary"] = {
+            "status": "failed",
+            "errors": [{"code": "CONNECTOR-2001-500", "message": failure}],
+        }
+    run["state"] = status
+    run["updatedAt"] = state.clock.now_ms()
+    run["etag"] = new_etag()
+    if flow is not None:
+        flow["lastRunDetails"] = {
+            "id": rrt.run_id,
+            "state": status,
+            "startedAtUTC": rrt.started_at_ms,
+            "completedAtUTC": run["metrics"].get("durationSummary", {}).get("completedAtUTC", completed_ms),
+        }

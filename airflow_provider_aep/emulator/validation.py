@@ -1,0 +1,135 @@
+"""Request parsing and validation helpers shared by the route modules."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .errors import APIError, dataprep_error, flow_error, service_error, xdm_error
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from .auth import RequestContext
+    from .state import EmulatorState
+
+SECRET_KEYS = {
+    "password",
+    "clientsecret",
+    "client_secret",
+    "securitytoken",
+    "security_token",
+    "token",
+    "accesstoken",
+    "access_token",
+    "refreshtoken",
+    "refresh_token",
+    "secret",
+    "privatekey",
+    "private_key",
+    "apikey",
+    "api_key",
+    "sastoken",
+    "connectionstring",
+    "secretaccesskey",
+}
+MASK = "********"
+
+
+def is_secret_key(key: str) -> bool:
+    """Is this auth parameter a secret (never echoed)?"""
+    k = key.lower()
+    return k in SECRET_KEYS or k.endswith(("password", "secret", "token"))
+
+
+def mask_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Copy of ``params`` with every secret value masked."""
+    return {k: (MASK if is_secret_key(k) and v not in (None, "") else v) for k, v in params.items()}
+
+
+def ctx(request: Request) -> RequestContext:
+    """The gateway context attached by the app's outer layer."""
+    return request.state.aep  # type: ignore[no-any-return]
+
+
+def emu(request: Request) -> EmulatorState:
+    """The emulator state of the app serving ``request``."""
+    return request.app.state.emulator  # type: ignore[no-any-return]
+
+
+def _bad_body(service: str, detail: str) -> APIError:
+    if service == "flowservice":
+        return flow_error(400, 1100, detail)
+    if service == "schemaregistry":
+        return xdm_error(400, 1001, detail, "Invalid request")
+    if service == "catalog":
+        return service_error("CAT", 400, 1000, detail)
+    return dataprep_error(400, 1000, detail)
+
+
+async def read_json(request: Request, service: str, *, expect: type | tuple[type, ...] = dict) -> Any:
+    """Parse the JSON body; malformed or wrongly-typed bodies give the service's 400."""
+    raw = await request.body()
+    if not raw.strip():
+        raise _bad_body(service, "The request body is missing.")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise _bad_body(service, f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, expect):
+        names = expect.__name__ if isinstance(expect, type) else "/".join(t.__name__ for t in expect)
+        raise _bad_body(service, f"The request body must be a JSON {'object' if names == 'dict' else names}.")
+    return body
+
+
+def jsonschema_errors(schema: dict[str, Any], instance: Any, *, echo_values: bool = True) -> list[str]:
+    """Human-readable validation errors of ``instance`` against ``schema`` (draft from $schema).
+
+    With ``echo_values=False`` the messages never contain the offending values (credentials).
+    """
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    validator = cls(schema)
+    out = []
+    for err in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+        where = "/".join(str(p) for p in err.absolute_path)
+        if echo_values or err.validator in ("required", "additionalProperties"):
+            msg = err.message
+        else:
+            msg = f"value does not satisfy '{err.validator}' {json.dumps(err.validator_value, default=str)}"
+        out.append(f"{where + ': ' if where else ''}{msg}")
+    return out
+
+
+def coerce_schedule(params: dict[str, Any]) -> dict[str, Any]:
+    """Coerce the tutorials' string values (``"15"``, ``"true"``, ``"1590792316"``) to int/bool."""
+    out = dict(params)
+    for key in ("startTime", "interval", "endTime"):
+        v = out.get(key)
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            out[key] = int(v.strip())
+        elif isinstance(v, float) and v.is_integer():
+            out[key] = int(v)
+    b = out.get("backfill")
+    if isinstance(b, str) and b.strip().lower() in ("true", "false"):
+        out["backfill"] = b.strip().lower() == "true"
+    if isinstance(out.get("frequency"), str):
+        out["frequency"] = out["frequency"].strip().lower()
+    return out
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """Epoch seconds from int/str/float, accepting milliseconds (13 digits) too."""
+    if value is None or value == "":
+        return None
+    try:
+        num = float(value)
+    except (TypeError, ValueError):
+        return None
+    if num > 1e11:
+        num /= 1000.0
+    return num
+
+
+FREQUENCY_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
