@@ -1,0 +1,93 @@
+"""Delete any resource the create operators make (usable as a teardown task)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_aep.exceptions import AEPNotFoundError
+from airflow_provider_aep.operators.base import AEPBaseOperator
+from airflow_provider_aep.validation import (
+    check_dataset_id,
+    check_enum,
+    check_schema_id,
+    check_uuid,
+    check_xdm_ref,
+    is_templated,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+
+RESOURCE_TYPES = (
+    "flow",
+    "source_connection",
+    "target_connection",
+    "base_connection",
+    "dataset",
+    "schema",
+    "class",
+)
+
+_ID_CHECKS: dict[str, Callable[[str, Any], str]] = {
+    "flow": check_uuid,
+    "source_connection": check_uuid,
+    "target_connection": check_uuid,
+    "base_connection": check_uuid,
+    "dataset": check_dataset_id,
+    "schema": check_schema_id,
+    "class": check_xdm_ref,
+}
+
+
+def _deleter(hook: AdobeExperiencePlatformHook, resource_type: str) -> Callable[[str], None]:
+    return {
+        "flow": hook.delete_flow,
+        "source_connection": hook.delete_source_connection,
+        "target_connection": hook.delete_target_connection,
+        "base_connection": hook.delete_base_connection,
+        "dataset": hook.delete_dataset,
+        "schema": hook.delete_schema,
+        "class": hook.delete_class,
+    }[resource_type]
+
+
+class AEPDeleteResourceOperator(AEPBaseOperator):
+    """Delete a flow, connection, dataset, schema or class; "not found" counts as success.
+
+    Typical use: ``AEPDeleteResourceOperator(task_id=..., resource_type="flow",
+    resource_id=create_flow.output).as_teardown(setups=create_flow)``.
+
+    :param resource_type: one of :data:`RESOURCE_TYPES`.
+    :param resource_id: its id (schemas/classes: ``$id`` or ``meta:altId``).
+
+    Returns the id; pushes ``deleted`` (``False`` when it was already gone).
+    Mapping sets cannot be deleted (Data Prep has no DELETE).
+    """
+
+    template_fields: Sequence[str] = (*AEPBaseOperator.template_fields, "resource_type", "resource_id")
+
+    def __init__(self, *, resource_type: str, resource_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        if not is_templated(resource_type):
+            check_enum("resource_type", resource_type, RESOURCE_TYPES)
+            if not is_templated(resource_id):
+                _ID_CHECKS[resource_type]("resource_id", resource_id)
+
+    def execute(self, context: Context) -> str:
+        """Delete the resource and return its id."""
+        rtype = check_enum("resource_type", self.resource_type, RESOURCE_TYPES)
+        rid = _ID_CHECKS[rtype]("resource_id", self.resource_id)
+        try:
+            _deleter(self.hook, rtype)(rid)
+        except AEPNotFoundError:
+            self.log.info("%s %s was already gone (404); nothing to delete", rtype, rid)
+            self.xcom_push(context, "deleted", False)
+            return rid
+        self.log.info("Deleted %s %s", rtype, rid)
+        self.xcom_push(context, "deleted", True)
+        return rid

@@ -1,0 +1,365 @@
+"""Local validators shared by the AEP operators.
+
+Every check raises :class:`~airflow_provider_aep.exceptions.AEPInputError` naming the parameter,
+the problem and the fix, so that a bad value fails the task *before* any request is sent.
+Only the standard library is imported at module level; ``jsonschema`` is imported lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timezone
+from typing import Any
+
+from airflow_provider_aep.exceptions import AEPInputError
+
+#: Data Lake connection spec: the target spec of every source flow, and the dataset base connection.
+DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+#: Schema version string AEP requires on target connections and mapping output schemas.
+XED_FULL_V1 = "application/vnd.adobe.xed-full+json;version=1"
+#: Content type the tutorials use for dataset schema refs and legacy ad-hoc source connections.
+XED_FULL_NOTEXT_V1 = "application/vnd.adobe.xed-full-notext+json; version=1"
+
+SCHEDULE_FREQUENCIES = ("once", "minute", "hour", "day", "week")
+IF_EXISTS_CHOICES = ("reuse", "fail", "replace")
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DATASET_RE = re.compile(r"^[0-9a-fA-F]{24}$")
+_MAPPING_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+_SCHEMA_URL_RE = re.compile(r"^https://ns\.adobe\.com/[A-Za-z0-9_.-]+/schemas/[0-9a-fA-F]+$")
+_SCHEMA_ALT_RE = re.compile(r"^_[A-Za-z0-9_-]+\.schemas\.[0-9a-fA-F]+$")
+# Classes and field groups: tenant resources (…/classes/<hex>, …/mixins/<hex>, …/fieldgroups/<hex>)
+# and standard ones (https://ns.adobe.com/xdm/context/profile, …/xdm/data/adhoc).
+_XDM_URL_RE = re.compile(r"^https://ns\.adobe\.com/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+_XDM_ALT_RE = re.compile(r"^_[A-Za-z0-9_-]+\.[a-z]+\.[0-9a-fA-F]+$")
+_XDM_PATH_SEGMENT = r"[A-Za-z_][A-Za-z0-9_]*(\[(\d+|\*)\])?"
+_XDM_PATH_RE = re.compile(rf"^{_XDM_PATH_SEGMENT}(\.{_XDM_PATH_SEGMENT})*$")
+_COLUMN_NAME_RE = re.compile(r"^[^\s.][^\n\r\t]*$")
+_ETAG_OR_VERSION_RE = re.compile(r"^\d+$")
+
+#: Field types accepted by the ad-hoc class operator, with the JSON Schema each becomes.
+ADHOC_FIELD_TYPES: dict[str, dict[str, str]] = {
+    "string": {"type": "string"},
+    "number": {"type": "number"},
+    "integer": {"type": "integer"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "date-time": {"type": "string", "format": "date-time"},
+}
+COLUMN_TYPES = ("string", "number", "integer", "boolean", "date", "date-time", "object", "array")
+
+
+def is_templated(value: Any) -> bool:
+    """True if *value* is not yet a concrete value (a Jinja string or an XComArg / mapped arg)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return not isinstance(value, (int, float, bool, dict, list, tuple, datetime, date, type(None)))
+
+
+def require_str(field: str, value: Any, what: str = "a non-empty string") -> str:
+    """Return *value* stripped; raise if it is not a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise AEPInputError(field, f"must be {what}, got {_show(value)}.", f"Pass {field}=<{what}>.")
+    return value.strip()
+
+
+def check_name(field: str, value: Any) -> str:
+    """Validate a resource name/title (the identity used for idempotent reuse)."""
+    name = require_str(field, value, "a non-empty name")
+    if len(name) > 256:
+        raise AEPInputError(
+            field, f"is {len(name)} characters long.", "Use a name of at most 256 characters."
+        )
+    if any(c in name for c in "\r\n\t"):
+        raise AEPInputError(field, "contains a line break or tab.", "Use a single-line name.")
+    return name
+
+
+def check_uuid(field: str, value: Any) -> str:
+    """Flow Service ids (connections, flows, specs) are UUIDs."""
+    text = require_str(field, value, "a Flow Service id (UUID)")
+    if not _UUID_RE.match(text):
+        raise AEPInputError(
+            field,
+            f"{text!r} is not a UUID (Flow Service ids look like 8-4-4-4-12 hex digits).",
+            "Pass the 'id' returned when the resource was created, e.g. from the upstream task's XCom.",
+        )
+    return text
+
+
+def check_dataset_id(field: str, value: Any) -> str:
+    """Catalog dataset ids are 24 hex characters (an ``@/dataSets/`` prefix is stripped)."""
+    text = require_str(field, value, "a dataset id (24 hex characters)")
+    for prefix in ("@/dataSets/", "@/datasets/"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if not _DATASET_RE.match(text):
+        raise AEPInputError(
+            field,
+            f"{text!r} is not a dataset id (24 hex characters).",
+            "Pass the bare dataset id returned by AEPCreateDatasetOperator.",
+        )
+    return text
+
+
+def check_mapping_id(field: str, value: Any) -> str:
+    """Data Prep mapping-set ids are 32 hex characters without hyphens."""
+    text = require_str(field, value, "a mapping set id (32 hex characters)")
+    if not _MAPPING_RE.match(text):
+        raise AEPInputError(
+            field,
+            f"{text!r} is not a mapping set id (32 hex characters, no hyphens).",
+            "Pass the id returned by AEPCreateMappingSetOperator.",
+        )
+    return text
+
+
+def check_mapping_version(field: str, value: Any) -> str:
+    """Mapping versions are non-negative integers, sent to Flow Service as strings."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise AEPInputError(field, f"must be a version number, got {_show(value)}.", 'Pass e.g. "0".')
+    text = str(value).strip()
+    if not _ETAG_OR_VERSION_RE.match(text):
+        raise AEPInputError(field, f"{text!r} is not a version number.", 'Pass e.g. "0".')
+    return text
+
+
+def is_schema_alt_id(value: str) -> bool:
+    """True for a ``meta:altId`` such as ``_tenant.schemas.<hex>``."""
+    return bool(_SCHEMA_ALT_RE.match(value))
+
+
+def check_schema_id(field: str, value: Any) -> str:
+    """A tenant schema id: ``$id`` URL (``https://ns.adobe.com/<tenant>/schemas/<hex>``) or altId."""
+    text = require_str(field, value, "a schema $id or meta:altId")
+    if not (_SCHEMA_URL_RE.match(text) or _SCHEMA_ALT_RE.match(text)):
+        raise AEPInputError(
+            field,
+            f"{text!r} is neither a schema $id (https://ns.adobe.com/<tenant>/schemas/<hex>) "
+            "nor a meta:altId (_<tenant>.schemas.<hex>).",
+            "Pass the value returned by AEPCreateSchemaOperator (return value or meta_alt_id).",
+        )
+    return text
+
+
+def check_xdm_ref(field: str, value: Any) -> str:
+    """A class or field-group reference: ``https://ns.adobe.com/...`` URL or a tenant altId."""
+    text = require_str(field, value, "an XDM $id URL")
+    if not (_XDM_URL_RE.match(text) or _XDM_ALT_RE.match(text)):
+        raise AEPInputError(
+            field,
+            f"{text!r} is not an XDM resource id.",
+            "Use a URL such as https://ns.adobe.com/xdm/context/profile or a tenant meta:altId.",
+        )
+    return text
+
+
+def check_enum(field: str, value: Any, choices: Sequence[str]) -> str:
+    """Value must be one of *choices* (exact match)."""
+    if value not in choices:
+        raise AEPInputError(
+            field, f"{_show(value)} is not supported.", f"Use one of: {', '.join(map(str, choices))}."
+        )
+    return str(value)
+
+
+def check_xdm_path(field: str, path: Any) -> str:
+    """Syntax of an XDM destination path (dot-separated identifiers, optional ``[n]``)."""
+    text = require_str(field, path, "an XDM path such as person.name.firstName")
+    if text.startswith("/") or not _XDM_PATH_RE.match(text):
+        raise AEPInputError(
+            field,
+            f"destination {text!r} is not a valid XDM path.",
+            "Use dot-separated field names without spaces, e.g. person.name.firstName or _tenant.field.",
+        )
+    return text
+
+
+def normalize_columns(field: str, columns: Any) -> list[dict[str, Any]]:
+    """Validate and normalise source columns.
+
+    Accepts the ``/explore`` column dicts (``{name, type, xdm?, meta:xdmType?}``) or plain names
+    (each becomes a string column). Rejects empty lists, duplicate or empty names and wrong shapes.
+    """
+    if isinstance(columns, (str, bytes)) or not isinstance(columns, Iterable):
+        raise AEPInputError(
+            field,
+            f"must be a list of column dicts or names, got {_show(columns)}.",
+            'Pass e.g. [{"name": "Id", "type": "string"}] or ["Id", "Name"], or None to read /explore.',
+        )
+    result: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, col in enumerate(columns):
+        where = f"{field}[{i}]"
+        if isinstance(col, str):
+            col = {"name": col, "type": "string", "xdm": {"type": "string"}}
+        if not isinstance(col, Mapping):
+            raise AEPInputError(
+                where,
+                f"must be a column dict or a name, got {_show(col)}.",
+                'Use {"name": ..., "type": ...}.',
+            )
+        name = col.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise AEPInputError(where, "has no 'name'.", 'Every column needs {"name": <column name>, ...}.')
+        if not _COLUMN_NAME_RE.match(name):
+            raise AEPInputError(
+                where, f"column name {name!r} is malformed.", "Use the column name as in the source."
+            )
+        ctype = col.get("type", "string")
+        if ctype not in COLUMN_TYPES:
+            raise AEPInputError(
+                where,
+                f"column {name!r} has unknown type {_show(ctype)}.",
+                f"Use one of: {', '.join(COLUMN_TYPES)}.",
+            )
+        xdm = col.get("xdm")
+        if xdm is not None and (not isinstance(xdm, Mapping) or not isinstance(xdm.get("type"), str)):
+            raise AEPInputError(
+                where, f"column {name!r} has a malformed 'xdm' entry.", 'Use "xdm": {"type": "string", ...}.'
+            )
+        if name in seen:
+            raise AEPInputError(field, f"column {name!r} is listed twice.", "List every column once.")
+        seen.add(name)
+        out = dict(col)
+        out.setdefault("type", ctype)
+        out.setdefault(
+            "xdm",
+            {"type": ctype} if ctype in ("string", "number", "integer", "boolean") else {"type": "string"},
+        )
+        result.append(out)
+    if not result:
+        raise AEPInputError(
+            field, "is empty.", "List at least one column, or pass None to read them from /explore."
+        )
+    return result
+
+
+def column_names(field: str, columns: Any) -> list[str]:
+    """Names from a list of column names or ``/explore`` column dicts (validated)."""
+    return [c["name"] for c in normalize_columns(field, columns)]
+
+
+def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> int:
+    """Convert a start time to epoch **seconds**.
+
+    Accepts ``None`` (now), a ``datetime`` (naive = UTC; pendulum values from
+    ``data_interval_start`` included), ``date``, int/float epoch seconds, a digit string, or an ISO
+    8601 string (what ``{{ data_interval_start }}`` renders to).
+    """
+    if value is None:
+        return int((now or datetime.now(timezone.utc)).timestamp())
+    if isinstance(value, bool):
+        raise AEPInputError(
+            field, f"must be a time, got {value!r}.", "Pass a datetime, epoch seconds or ISO string."
+        )
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return int(dt.timestamp())
+    if isinstance(value, date):
+        return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
+    if isinstance(value, (int, float)):
+        seconds = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = int(float(text))
+        else:
+            iso = text.replace("Z", "+00:00") if text.endswith("Z") else text
+            try:
+                dt = datetime.fromisoformat(iso)
+            except ValueError:
+                raise AEPInputError(
+                    field,
+                    f"{text!r} is not a time.",
+                    "Pass a datetime, epoch seconds, or an ISO 8601 string such as 2026-01-01T00:00:00Z.",
+                ) from None
+            return to_epoch_seconds(field, dt)
+    else:
+        raise AEPInputError(
+            field, f"must be a time, got {_show(value)}.", "Pass a datetime, epoch seconds or ISO string."
+        )
+    if seconds > 100_000_000_000:
+        raise AEPInputError(
+            field,
+            f"{seconds} looks like epoch milliseconds; scheduleParams.startTime is epoch seconds.",
+            "Divide by 1000.",
+        )
+    if seconds < 0:
+        raise AEPInputError(field, f"{seconds} is negative.", "Pass a time after 1970.")
+    return seconds
+
+
+def build_schedule(frequency: Any, interval: Any, backfill: Any, start_time: int) -> dict[str, Any]:
+    """Check the schedule with the known CRMToAEP rules and return ``scheduleParams``.
+
+    ``once`` takes no interval and no backfill; ``minute`` needs interval >= 15; the others >= 1.
+    ``None`` interval/backfill mean the defaults (1, or 15 for ``minute``; backfill true).
+    """
+    freq = check_enum("frequency", frequency, SCHEDULE_FREQUENCIES)
+    params: dict[str, Any] = {"startTime": start_time, "frequency": freq}
+    if freq == "once":
+        for name, val in (("interval", interval), ("backfill", backfill)):
+            if val is not None:
+                raise AEPInputError(
+                    name,
+                    f"must not be set when frequency='once' (got {_show(val)}).",
+                    f"Drop {name}, or use a periodic frequency (minute, hour, day, week).",
+                )
+        return params
+    if interval is None:
+        interval = 15 if freq == "minute" else 1
+    if backfill is None:
+        backfill = True
+    if isinstance(interval, str) and interval.strip().isdigit():
+        interval = int(interval)
+    if isinstance(interval, bool) or not isinstance(interval, int):
+        raise AEPInputError(
+            "interval", f"must be an integer, got {_show(interval)}.", "Pass e.g. interval=1."
+        )
+    minimum = 15 if freq == "minute" else 1
+    if interval < minimum:
+        raise AEPInputError(
+            "interval",
+            f"{interval} is below the minimum of {minimum} for frequency={freq!r}.",
+            f"Use interval >= {minimum}"
+            + (" (AEP's shortest schedule is 15 minutes)." if freq == "minute" else "."),
+        )
+    params["interval"] = interval
+    if isinstance(backfill, str) and backfill.lower() in ("true", "false"):
+        backfill = backfill.lower() == "true"
+    if not isinstance(backfill, bool):
+        raise AEPInputError(
+            "backfill", f"must be true or false, got {_show(backfill)}.", "Pass backfill=True or False."
+        )
+    params["backfill"] = backfill
+    return params
+
+
+def validate_against_json_schema(field: str, instance: Any, schema: Mapping[str, Any] | None) -> None:
+    """Validate *instance* against a JSON Schema published in a flow spec (no-op if absent)."""
+    if not schema:
+        return
+    import jsonschema  # lazy: only needed when a flow is created
+
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    errors = sorted(validator_cls(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path)
+        raise AEPInputError(
+            f"{field}.{where}" if where else field,
+            f"rejected by the flow spec's schema: {_one_line(err.message)}.",
+            "Adjust the value to the flow spec (GET /flowSpecs) rules.",
+        )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 200 else flat[:197] + "..."
