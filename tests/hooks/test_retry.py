@@ -229,7 +229,7 @@ def test_explicit_policy_wins_over_extras(set_conn, ims, requests_mock):
 )
 def test_bad_retry_extras(set_conn, requests_mock, extra):
     set_conn(extra=extra)
-    with pytest.raises(AEPAuthConfigError, match="retry|RetryPolicy"):
+    with pytest.raises(AEPAuthConfigError, match=r"retry|RetryPolicy"):
         AdobeExperiencePlatformHook().get_flow("f1")
     assert requests_mock.call_count == 0
 
