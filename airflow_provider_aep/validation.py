@@ -54,7 +54,11 @@ def is_templated(value: Any) -> bool:
     """True if *value* is not yet a concrete value (a Jinja string or an XComArg / mapped arg)."""
     if isinstance(value, str):
         return "{{" in value or "{%" in value
-    return not isinstance(value, (int, float, bool, dict, list, tuple, datetime, date, type(None)))
+    if isinstance(value, dict):
+        return any(is_templated(k) or is_templated(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(is_templated(v) for v in value)
+    return not isinstance(value, (int, float, bool, datetime, date, type(None)))
 
 
 def require_str(field: str, value: Any, what: str = "a non-empty string") -> str:

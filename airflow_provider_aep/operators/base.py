@@ -77,6 +77,14 @@ class AEPBaseOperator(BaseOperator):
             aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name or None
         )
 
+    def has_templated_values(self) -> bool:
+        """True while any templated field still holds a Jinja string or an XComArg.
+
+        Used to decide whether ``__init__`` can validate (static values) or must leave it to
+        ``execute()`` (after rendering).
+        """
+        return any(is_templated(getattr(self, f, None)) for f in self.template_fields)
+
     # ----------------------------------------------------------------- XCom helpers
     @staticmethod
     def xcom_push(context: Context, key: str, value: Any) -> None:

@@ -17,7 +17,6 @@ from airflow_provider_aep.validation import (
     check_schema_id,
     check_uuid,
     is_schema_alt_id,
-    is_templated,
     normalize_columns,
     require_str,
 )
@@ -113,7 +112,7 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
         self.auth_spec_name = auth_spec_name
         self.description = description
         self.test_connection = test_connection
-        if not any(is_templated(v) for v in (name, source, connection_spec_id)):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> tuple[str, str | None]:
@@ -275,7 +274,7 @@ class AEPCreateDatasetBaseConnectionOperator(AEPCreateOperatorBase):
         super().__init__(**kwargs)
         self.name = name
         self.description = description
-        if not is_templated(name):
+        if not self.has_templated_values():
             check_name("name", name)
 
     def execute(self, context: Context) -> str:
@@ -368,8 +367,7 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
         self.adhoc_schema_id = adhoc_schema_id
         self.data_format = data_format
         self.description = description
-        values = (name, base_connection_id, connection_spec_id, table_name, columns, path, adhoc_schema_id)
-        if not any(is_templated(v) for v in values):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> dict[str, Any]:
@@ -558,7 +556,7 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
         self.schema_id = schema_id
         self.base_connection_id = base_connection_id
         self.description = description
-        if not any(is_templated(v) for v in (name, dataset_id, schema_id, base_connection_id)):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> tuple[str, str, str, str | None]:

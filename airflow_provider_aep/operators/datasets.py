@@ -12,7 +12,6 @@ from airflow_provider_aep.validation import (
     check_name,
     check_schema_id,
     is_schema_alt_id,
-    is_templated,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
         self.schema_id = schema_id
         self.description = description
         self.tags = tags
-        if not any(is_templated(v) for v in (name, schema_id)):
+        if not self.has_templated_values():
             check_name("name", name)
             check_schema_id("schema_id", schema_id)
 

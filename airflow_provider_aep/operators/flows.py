@@ -71,7 +71,7 @@ class AEPGetFlowSpecOperator(AEPBaseOperator):
         super().__init__(**kwargs)
         self.flow_spec_name = flow_spec_name
         self.source_connection_spec_id = source_connection_spec_id
-        if not any(is_templated(v) for v in (flow_spec_name, source_connection_spec_id)):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> tuple[str, str | None]:
@@ -185,12 +185,7 @@ class AEPCreateDataflowOperator(AEPCreateOperatorBase):
         self.backfill = backfill
         self.options = options
         self.description = description
-        values = (
-            *(name, flow_spec_id, source_connection_id, target_connection_id, mapping_id, mapping_version),
-            *(delta_column, delta_date_format, delta_timezone, frequency, interval, start_time, backfill),
-            options,
-        )
-        if not any(is_templated(v) for v in values):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from airflow_provider_aep.validation import (
     check_xdm_path,
     column_names,
     is_schema_alt_id,
-    is_templated,
 )
 
 if TYPE_CHECKING:
@@ -105,9 +104,7 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         self.legacy_body = legacy_body
         self.source_columns = source_columns
         self.name = name
-        if not any(
-            is_templated(v) for v in (schema_id, mapping, mappings, legacy_body, source_columns, name)
-        ):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from airflow_provider_aep.validation import (
     ADHOC_FIELD_TYPES,
     check_name,
     check_xdm_ref,
-    is_templated,
 )
 
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
         self.class_id = class_id
         self.field_groups = field_groups
         self.description = description
-        if not any(is_templated(v) for v in (title, class_id, field_groups)):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> tuple[str, str, list[str]]:
@@ -182,7 +181,7 @@ class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
         self.title = title
         self.fields = fields
         self.description = description
-        if not any(is_templated(v) for v in (title, fields)):
+        if not self.has_templated_values():
             self._validate()
 
     def _validate(self) -> tuple[str, dict[str, str]]:
