@@ -59,7 +59,13 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
     (AEPCreateBaseConnectionOperator, BASE, {"auth_spec_name": "Token"}, "auth_spec_name", "not supported"),
     (AEPCreateBaseConnectionOperator, BASE, {"if_exists": "overwrite"}, "if_exists", "not supported"),
     (AEPCreateDatasetBaseConnectionOperator, {"name": "dl"}, {"name": "a\nb"}, "name", "line break"),
-    (AEPCreateSourceConnectionOperator, SRC, {"base_connection_id": "60a5c8b9"}, "base_connection_id", "UUID"),
+    (
+        AEPCreateSourceConnectionOperator,
+        SRC,
+        {"base_connection_id": "60a5c8b9"},
+        "base_connection_id",
+        "UUID",
+    ),
     (
         AEPCreateSourceConnectionOperator,
         SRC,
@@ -71,8 +77,20 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
     (AEPCreateSourceConnectionOperator, SRC, {"columns": []}, "columns", "is empty"),
     (AEPCreateSourceConnectionOperator, SRC, {"columns": ["Id", "Id"]}, "columns", "listed twice"),
     (AEPCreateSourceConnectionOperator, SRC, {"columns": [{"type": "string"}]}, "columns[0]", "no 'name'"),
-    (AEPCreateSourceConnectionOperator, SRC, {"columns": [{"name": "Id", "type": "text"}]}, "columns[0]", "type"),
-    (AEPCreateSourceConnectionOperator, SRC, {"columns": [{"name": "Id", "xdm": "string"}]}, "columns[0]", "xdm"),
+    (
+        AEPCreateSourceConnectionOperator,
+        SRC,
+        {"columns": [{"name": "Id", "type": "text"}]},
+        "columns[0]",
+        "type",
+    ),
+    (
+        AEPCreateSourceConnectionOperator,
+        SRC,
+        {"columns": [{"name": "Id", "xdm": "string"}]},
+        "columns[0]",
+        "xdm",
+    ),
     (AEPCreateSourceConnectionOperator, SRC, {"columns": "Id,Name"}, "columns", "list of column"),
     (AEPCreateSourceConnectionOperator, SRC, {"data_format": "parquet_xdm"}, "data_format", "table source"),
     (AEPCreateSourceConnectionOperator, SRC, {"data_format": "csv"}, "data_format", "not supported"),
@@ -86,7 +104,11 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
     (
         AEPCreateSourceConnectionOperator,
         SRC,
-        {"table_name": None, "path": "Account", "adhoc_schema_id": "https://ns.adobe.com/{TENANT_ID}}/schemas/1"},
+        {
+            "table_name": None,
+            "path": "Account",
+            "adhoc_schema_id": "https://ns.adobe.com/{TENANT_ID}}/schemas/1",
+        },
         "adhoc_schema_id",
         "neither a schema",
     ),
@@ -100,17 +122,65 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
     ),
     (AEPCreateSchemaOperator, {"title": "T"}, {"field_groups": "x"}, "field_groups", "must be a list"),
     (AEPCreateAdHocSchemaOperator, {"title": "A", "fields": ["Id"]}, {"fields": []}, "fields", "is empty"),
-    (AEPCreateAdHocSchemaOperator, {"title": "A", "fields": ["Id"]}, {"fields": ["Id", "Id"]}, "fields", "twice"),
-    (AEPCreateAdHocSchemaOperator, {"title": "A", "fields": ["Id"]}, {"fields": {"Id": "text"}}, "fields", "type"),
-    (AEPCreateAdHocSchemaOperator, {"title": "A", "fields": ["Id"]}, {"fields": {"a.b": "string"}}, "fields", "a.b"),
-    (AEPCreateDatasetOperator, {"name": "d", "schema_id": SCHEMA}, {"schema_id": "schema-1"}, "schema_id", "$id"),
+    (
+        AEPCreateAdHocSchemaOperator,
+        {"title": "A", "fields": ["Id"]},
+        {"fields": ["Id", "Id"]},
+        "fields",
+        "twice",
+    ),
+    (
+        AEPCreateAdHocSchemaOperator,
+        {"title": "A", "fields": ["Id"]},
+        {"fields": {"Id": "text"}},
+        "fields",
+        "type",
+    ),
+    (
+        AEPCreateAdHocSchemaOperator,
+        {"title": "A", "fields": ["Id"]},
+        {"fields": {"a.b": "string"}},
+        "fields",
+        "a.b",
+    ),
+    (
+        AEPCreateDatasetOperator,
+        {"name": "d", "schema_id": SCHEMA},
+        {"schema_id": "schema-1"},
+        "schema_id",
+        "$id",
+    ),
     (AEPCreateTargetConnectionOperator, TGT, {"dataset_id": "@/dataSets/123"}, "dataset_id", "24 hex"),
-    (AEPCreateTargetConnectionOperator, TGT, {"base_connection_id": "d6c3988d"}, "base_connection_id", "UUID"),
+    (
+        AEPCreateTargetConnectionOperator,
+        TGT,
+        {"base_connection_id": "d6c3988d"},
+        "base_connection_id",
+        "UUID",
+    ),
     (AEPCreateMappingSetOperator, MAP, {"mapping": None}, "mapping", "exactly one"),
-    (AEPCreateMappingSetOperator, MAP, {"mappings": [{"source": "Id", "destination": "_id"}]}, "mapping", "got"),
-    (AEPCreateMappingSetOperator, MAP, {"mapping": {"Id": "person name"}}, "mapping['Id']", "not a valid XDM"),
+    (
+        AEPCreateMappingSetOperator,
+        MAP,
+        {"mappings": [{"source": "Id", "destination": "_id"}]},
+        "mapping",
+        "got",
+    ),
+    (
+        AEPCreateMappingSetOperator,
+        MAP,
+        {"mapping": {"Id": "person name"}},
+        "mapping['Id']",
+        "not a valid XDM",
+    ),
     (AEPCreateMappingSetOperator, MAP, {"mapping": {"Id": "/_id"}}, "mapping['Id']", "not a valid XDM"),
-    (AEPCreateMappingSetOperator, MAP, {"mapping": {"Id": "_id", "Name": "_id"}}, "mapping", "written by both"),
+    (
+        AEPCreateMappingSetOperator,
+        MAP,
+        {"mapping": {"Id": "_id", "Name": "_id"}},
+        "mapping",
+        "written by both",
+    ),
     (
         AEPCreateMappingSetOperator,
         MAP,
@@ -140,8 +210,20 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
         "sourceAttribute",
     ),
     (AEPCreateMappingSetOperator, MAP, {"if_exists": "replace"}, "if_exists", "not supported"),
-    (AEPGetFlowSpecOperator, {}, {"source_connection_spec_id": "ccfc0fee1-7dc0"}, "source_connection_spec_id", "UUID"),
-    (AEPCreateDataflowOperator, FLOW, {"mapping_id": "7409d3017e24a3eb4a2dc21020f7a5b"}, "mapping_id", "32 hex"),
+    (
+        AEPGetFlowSpecOperator,
+        {},
+        {"source_connection_spec_id": "ccfc0fee1-7dc0"},
+        "source_connection_spec_id",
+        "UUID",
+    ),
+    (
+        AEPCreateDataflowOperator,
+        FLOW,
+        {"mapping_id": "7409d3017e24a3eb4a2dc21020f7a5b"},
+        "mapping_id",
+        "32 hex",
+    ),
     (
         AEPCreateDataflowOperator,
         FLOW,
@@ -183,7 +265,9 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
 
 
 def _ids() -> list[str]:
-    return [f"{c[0].__name__.replace('AEP', '').replace('Operator', '')}-{c[3]}-{i}" for i, c in enumerate(CASES)]
+    return [
+        f"{c[0].__name__.replace('AEP', '').replace('Operator', '')}-{c[3]}-{i}" for i, c in enumerate(CASES)
+    ]
 
 
 def _check(exc: AEPInputError, field: str, text: str) -> None:

@@ -1,0 +1,303 @@
+"""Each create operator against the emulator: create, reuse, fail, replace, lost-answer recovery."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_aep.exceptions import AEPResponseLostError
+from airflow_provider_aep.operators.base import AEPResourceConflictError, AEPResourceExistsError
+from airflow_provider_aep.operators.connections import (
+    AEPCreateBaseConnectionOperator,
+    AEPCreateDatasetBaseConnectionOperator,
+    AEPCreateSourceConnectionOperator,
+    AEPCreateTargetConnectionOperator,
+)
+from airflow_provider_aep.operators.datasets import AEPCreateDatasetOperator
+from airflow_provider_aep.operators.flows import AEPCreateDataflowOperator, AEPGetFlowSpecOperator
+from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
+from airflow_provider_aep.operators.schemas import AEPCreateAdHocSchemaOperator, AEPCreateSchemaOperator
+from tests.operators.conftest import SECRETS, SSC_SPEC
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SCHEMA_RE = re.compile(r"^https://ns\.adobe\.com/emulatortenant/schemas/[0-9a-f]+$")
+FS = "/data/foundation/flowservice"
+
+
+def count(aep: Any, kind: str) -> int:
+    for sandbox in aep.state()["sandboxes"]:
+        if sandbox["sandbox"] == "prod":
+            return int(sandbox["counts"].get(kind, 0))
+    return 0
+
+
+def posts(aep: Any, path: str) -> list[dict[str, Any]]:
+    return [r for r in aep.requests() if r["method"] == "POST" and r["path"] == path]
+
+
+@pytest.fixture
+def chain(aep: Any, run_op: Any) -> dict[str, Any]:
+    """Prerequisites of every step, built with the operators (names differ from the steps')."""
+    c: dict[str, Any] = {}
+    c["base"], _ = run_op(
+        AEPCreateBaseConnectionOperator(task_id="b", name="pre-ssc", source_conn_id="ssc_basic")
+    )
+    c["source"], x = run_op(
+        AEPCreateSourceConnectionOperator(
+            task_id="s",
+            name="pre-src",
+            base_connection_id=c["base"],
+            connection_spec_id=SSC_SPEC,
+            table_name="Account",
+        )
+    )
+    c["columns"] = x["columns"]
+    c["schema"], x = run_op(AEPCreateSchemaOperator(task_id="sc", title="pre-schema"))
+    c["alt"] = x["meta_alt_id"]
+    c["dataset"], _ = run_op(AEPCreateDatasetOperator(task_id="d", name="pre-ds", schema_id=c["schema"]))
+    c["target"], _ = run_op(
+        AEPCreateTargetConnectionOperator(
+            task_id="t", name="pre-tgt", dataset_id=c["dataset"], schema_id=c["schema"]
+        )
+    )
+    c["mapping"], x = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m",
+            name="pre-map",
+            schema_id=c["schema"],
+            mapping={"Id": "_id"},
+            source_columns=c["columns"],
+        )
+    )
+    c["flow_spec"], _ = run_op(AEPGetFlowSpecOperator(task_id="f"))
+    aep.clear_requests()
+    return c
+
+
+# name -> (factory(chain, **overrides), state kind, create route, id check, XCom keys)
+Factory = Callable[..., Any]
+STEPS: dict[str, tuple[Factory, str, str, Callable[[str], bool], set[str]]] = {
+    "base_connection": (
+        lambda c, **kw: AEPCreateBaseConnectionOperator(
+            task_id="x", name="ssc-step", source_conn_id="ssc_oauth", **kw
+        ),
+        "connections",
+        f"{FS}/connections",
+        lambda i: bool(UUID_RE.match(i)),
+        {"connection_spec_id"},
+    ),
+    "dataset_base_connection": (
+        lambda c, **kw: AEPCreateDatasetBaseConnectionOperator(task_id="x", name="dl-step", **kw),
+        "connections",
+        f"{FS}/connections",
+        lambda i: bool(UUID_RE.match(i)),
+        {"connection_spec_id"},
+    ),
+    "source_connection": (
+        lambda c, **kw: AEPCreateSourceConnectionOperator(
+            task_id="x",
+            name="src-step",
+            base_connection_id=c["base"],
+            connection_spec_id=SSC_SPEC,
+            table_name="Contact",
+            **kw,
+        ),
+        "sourceConnections",
+        f"{FS}/sourceConnections",
+        lambda i: bool(UUID_RE.match(i)),
+        {"columns", "table_name"},
+    ),
+    "schema": (
+        lambda c, **kw: AEPCreateSchemaOperator(task_id="x", title="schema-step", **kw),
+        "schemas",
+        "/data/foundation/schemaregistry/tenant/schemas",
+        lambda i: bool(SCHEMA_RE.match(i)),
+        {"meta_alt_id"},
+    ),
+    "adhoc_schema": (
+        lambda c, **kw: AEPCreateAdHocSchemaOperator(
+            task_id="x", title="adhoc-step", fields={"Id": "string", "LastModifiedDate": "date-time"}, **kw
+        ),
+        "classes",
+        "/data/foundation/schemaregistry/tenant/classes",
+        lambda i: bool(SCHEMA_RE.match(i)),
+        {"meta_alt_id", "class_id"},
+    ),
+    "dataset": (
+        lambda c, **kw: AEPCreateDatasetOperator(task_id="x", name="ds-step", schema_id=c["alt"], **kw),
+        "dataSets",
+        "/data/foundation/catalog/dataSets",
+        lambda i: bool(re.fullmatch(r"[0-9a-f]{24}", i)),
+        {"aep_ui_org", "aep_ui_sandbox"},
+    ),
+    "target_connection": (
+        lambda c, **kw: AEPCreateTargetConnectionOperator(
+            task_id="x", name="tgt-step", dataset_id=c["dataset"], schema_id=c["schema"], **kw
+        ),
+        "targetConnections",
+        f"{FS}/targetConnections",
+        lambda i: bool(UUID_RE.match(i)),
+        set(),
+    ),
+    "mapping_set": (
+        lambda c, **kw: AEPCreateMappingSetOperator(
+            task_id="x",
+            schema_id=c["schema"],
+            mapping={"Id": "_id", "Name": "person.name.fullName", "Phone": "mobilePhone.number"},
+            source_columns=c["columns"],
+            **kw,
+        ),
+        "mappingSets",
+        "/data/foundation/conversion/mappingSets",
+        lambda i: bool(re.fullmatch(r"[0-9a-f]{32}", i)),
+        {"mapping_version"},
+    ),
+    "dataflow": (
+        lambda c, **kw: AEPCreateDataflowOperator(
+            task_id="x",
+            name="flow-step",
+            flow_spec_id=c["flow_spec"],
+            source_connection_id=c["source"],
+            target_connection_id=c["target"],
+            mapping_id=c["mapping"],
+            delta_column="LastModifiedDate",
+            start_time="2026-01-01T00:00:00Z",
+            **kw,
+        ),
+        "flows",
+        f"{FS}/flows",
+        lambda i: bool(UUID_RE.match(i)),
+        {"etag", "aep_ui_org", "aep_ui_sandbox"},
+    ),
+}
+REPLACEABLE = [s for s in STEPS if s != "mapping_set"]
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_create_then_reuse(
+    aep: Any, run_op: Any, chain: dict, step: str, capfd: pytest.CaptureFixture
+) -> None:
+    factory, kind, route, id_ok, keys = STEPS[step]
+    before = count(aep, kind)
+    first, xcoms = run_op(factory(chain))
+    assert id_ok(first), first
+    assert set(xcoms) == keys
+    assert count(aep, kind) == before + 1
+    assert len(posts(aep, route)) == 1
+
+    aep.clear_requests()
+    capfd.readouterr()
+    again, xcoms_again = run_op(factory(chain))
+    out, err = capfd.readouterr()
+    logs = out + err
+    assert again == first
+    assert xcoms_again == xcoms
+    assert count(aep, kind) == before + 1
+    assert posts(aep, route) == [], "a reuse must not POST"
+    assert "Reused existing" in logs and first in logs, logs
+    for secret in SECRETS:
+        assert secret not in logs
+        assert secret not in repr(xcoms)
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_if_exists_fail(aep: Any, run_op: Any, chain: dict, step: str) -> None:
+    factory, kind, *_ = STEPS[step]
+    first, _ = run_op(factory(chain))
+    with pytest.raises(
+        AEPResourceExistsError, match=r"already exists \(id https?://|already exists \(id [0-9a-f]"
+    ):
+        run_op(factory(chain, if_exists="fail"))
+
+
+@pytest.mark.parametrize("step", REPLACEABLE)
+def test_if_exists_replace(aep: Any, run_op: Any, chain: dict, step: str) -> None:
+    factory, kind, _route, id_ok, keys = STEPS[step]
+    first, _ = run_op(factory(chain))
+    before = count(aep, kind)
+    second, xcoms = run_op(factory(chain, if_exists="replace"))
+    assert second != first and id_ok(second)
+    assert count(aep, kind) == before
+    assert set(xcoms) == keys
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_recovers_after_lost_answer(aep: Any, run_op: Any, chain: dict, step: str) -> None:
+    """The POST is committed but its answer dropped: the operator finds it by name, no re-POST."""
+    factory, kind, route, id_ok, keys = STEPS[step]
+    before = count(aep, kind)
+    aep.set_faults(drop_after_commit=[f"POST {route}"], drop_after_commit_count=1)
+    recovered, xcoms = run_op(factory(chain))
+    assert id_ok(recovered)
+    assert set(xcoms) == keys
+    assert count(aep, kind) == before + 1, "exactly one resource committed"
+    assert len(posts(aep, route)) == 1, "never re-POST blindly"
+    aep.clear_faults()
+    assert run_op(factory(chain))[0] == recovered
+
+
+def test_lost_answer_without_commit_is_reraised(aep: Any, run_op: Any, chain: dict, monkeypatch: Any) -> None:
+    """If nothing was committed under the name, the lost-answer error propagates."""
+    op = STEPS["dataset_base_connection"][0](chain)
+
+    def lost(body: dict) -> dict:
+        raise AEPResponseLostError("POST", f"{FS}/connections", None, title="answer lost")
+
+    monkeypatch.setattr(op.hook, "create_base_connection", lost)
+    with pytest.raises(AEPResponseLostError):
+        run_op(op)
+    assert count(aep, "connections") == 1
+
+
+@pytest.mark.parametrize(
+    ("step", "overrides", "problem"),
+    [
+        ("source_connection", {"table_name": "Case"}, "table"),
+        ("base_connection", {"source_conn_id": "ssc_basic"}, "auth spec"),
+        ("target_connection", {"name": "pre-tgt"}, None),
+    ],
+)
+def test_reuse_refuses_incompatible_resource(
+    aep: Any, run_op: Any, chain: dict, step: str, overrides: dict, problem: str | None
+) -> None:
+    factory = STEPS[step][0]
+    run_op(factory(chain))
+    if step == "source_connection":
+        op = AEPCreateSourceConnectionOperator(
+            task_id="x",
+            name="src-step",
+            base_connection_id=chain["base"],
+            connection_spec_id=SSC_SPEC,
+            **overrides,
+        )
+    elif step == "base_connection":
+        op = AEPCreateBaseConnectionOperator(task_id="x", name="ssc-step", **overrides)
+    else:  # same name as the prerequisite, but another dataset
+        ds, _ = run_op(AEPCreateDatasetOperator(task_id="d", name="other-ds", schema_id=chain["schema"]))
+        op = AEPCreateTargetConnectionOperator(
+            task_id="x", name="pre-tgt", dataset_id=ds, schema_id=chain["schema"]
+        )
+        problem = "dataset"
+    with pytest.raises(AEPResourceConflictError, match=f"its {problem}"):
+        run_op(op)
+
+
+def test_mapping_set_named_with_other_content_conflicts(aep: Any, run_op: Any, chain: dict) -> None:
+    with pytest.raises(AEPResourceConflictError, match="mappings are"):
+        run_op(
+            AEPCreateMappingSetOperator(
+                task_id="m",
+                name="pre-map",
+                schema_id=chain["schema"],
+                mapping={"Id": "_id", "Name": "person.name.fullName"},
+            )
+        )
+
+
+def test_adhoc_class_with_other_fields_conflicts(aep: Any, run_op: Any, chain: dict) -> None:
+    run_op(AEPCreateAdHocSchemaOperator(task_id="a", title="acc", fields=["Id", "Name"]))
+    with pytest.raises(AEPResourceConflictError, match="fields are"):
+        run_op(AEPCreateAdHocSchemaOperator(task_id="a", title="acc", fields=["Id", "Name", "Phone"]))
