@@ -205,8 +205,8 @@ def test_create_then_reuse(
 
 @pytest.mark.parametrize("step", list(STEPS))
 def test_if_exists_fail(aep: Any, run_op: Any, chain: dict, step: str) -> None:
-    factory, kind, *_ = STEPS[step]
-    first, _ = run_op(factory(chain))
+    factory = STEPS[step][0]
+    run_op(factory(chain))
     with pytest.raises(
         AEPResourceExistsError, match=r"already exists \(id https?://|already exists \(id [0-9a-f]"
     ):
