@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .auth import GATEWAY_PREFIX, IMS_PATHS, check_gateway, service_of
+from .auth import GATEWAY_PREFIX, IMS_PATHS, check_gateway
 from .errors import APIError, current_request_id
 from .state import EmulatorConfig, EmulatorState
 
@@ -23,10 +23,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 ADMIN_PREFIX = "/_emulator/"
 _SECRET_QUERY_KEYS = {"client_secret", "password", "access_token", "jwt_token", "code"}
-
-
-class ConnectionDropped(Exception):
-    """Raised (in-process) when a fault drops the connection after the handler committed."""
 
 
 def _redact_query(raw: str) -> dict[str, Any]:
@@ -123,40 +119,30 @@ class EmulatorApp(FastAPI):
             scope.setdefault("state", {})["aep"] = ctx
             entry["sandbox"], entry["org"] = ctx.sandbox_name, ctx.org
 
-        drop = injector is not None and injector.should_drop_after_commit(method, path)
+        may_drop = injector is not None and injector.matches_drop_after_commit(method, path)
         buffered: list[Message] = []
 
         async def wrapped_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]
-            if drop:
+            if may_drop:
                 buffered.append(message)
             else:
                 await send(message)
 
         await super().__call__(scope, receive, wrapped_send)
-        if drop:
+        if not may_drop:
+            return
+        committed = entry["status"] is not None and int(entry["status"]) < 400
+        if committed and injector is not None and injector.should_drop_after_commit(method, path):
+            from .faults import abort_connection
+
             entry["dropped"] = True
-            _drop_connection(send)
-
-    # A stable name for tests / docs
-    service_of = staticmethod(service_of)
-
-
-def _drop_connection(send: Send) -> None:
-    """Close the client connection without an answer (uvicorn), or raise in-process."""
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is not None:
-        try:
-            transport.abort()
-        except AttributeError:  # pragma: no cover - transports without abort()
-            transport.close()
-        if cycle is not None and hasattr(cycle, "response_complete"):
-            cycle.response_complete = True
-        return
-    raise ConnectionDropped("connection dropped after commit (fault injection)")
+            await abort_connection(send)
+            return
+        for message in buffered:
+            await send(message)
 
 
 async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
