@@ -17,7 +17,7 @@ from airflow_provider_aep.exceptions import (
     AEPInputError,
     AEPResponseLostError,
 )
-from airflow_provider_aep.runs_status import WaitTarget, has_exact_window
+from airflow_provider_aep.runs_status import WaitTarget, has_exact_window, run_window
 from airflow_provider_aep.sensors.flow_run import (
     FlowRunWaitMixin,
     default_deferrable,
@@ -148,23 +148,48 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         start, end = self._window(context)
         return flow_id, start, end
 
-    def find_existing_run(self, flow_id: str, start: float, end: float) -> dict[str, Any] | None:
-        """A run of ``flow_id`` whose window is exactly ``[start, end)``, newest first."""
-        matches = [r for r in self.hook.list_runs(flow_id) if has_exact_window(r, start, end)]
+    def find_existing_run(
+        self, flow_id: str, start: float, end: float, seen: set[str] | None = None
+    ) -> dict[str, Any] | None:
+        """A run of ``flow_id`` whose window is exactly ``[start, end)``, newest first.
+
+        ``seen`` (filled with every run id listed) lets a caller spot runs that appear later.
+        """
+        runs = list(self.hook.list_runs(flow_id))
+        if seen is not None:
+            seen.update(str(r.get("id")) for r in runs)
+        matches = [r for r in runs if has_exact_window(r, start, end)]
         if not matches:
             return None
         matches.sort(key=lambda r: r.get("createdAt") or 0, reverse=True)
         return matches[0]
 
+    def _lost_post_lookup(self, flow_id: str, start: float, end: float, seen: set[str]) -> str | None:
+        """After a lost POST answer: the run with our window, or the single run that appeared."""
+        before = set(seen)
+        existing = self.find_existing_run(flow_id, start, end, seen)
+        if existing is not None:
+            return str(existing["id"])
+        new = [
+            r
+            for r in self.hook.list_runs(flow_id)
+            if str(r.get("id")) not in before and run_window(r)[2] == "scheduled"  # window not reported yet
+        ]
+        if len(new) == 1:
+            return str(new[0]["id"])
+        return None
+
     def start_run(self, flow_id: str, start: float, end: float) -> str:
         """Reuse the run for this window or create it (surviving a lost POST answer)."""
-        existing = self.find_existing_run(flow_id, start, end)
+        seen: set[str] = set()
+        existing = self.find_existing_run(flow_id, start, end, seen)
         if existing is not None:
+            status = ((existing.get("metrics") or {}).get("statusSummary") or {}).get("status")
             self.log.info(
                 "Reusing run %s of flow %s for this window (status %s); not starting a duplicate.",
                 existing.get("id"),
                 flow_id,
-                (existing.get("metrics") or {}).get("statusSummary", {}).get("status"),
+                status,
             )
             return str(existing["id"])
         params: dict[str, Any] = {
@@ -180,12 +205,13 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
                 return str(created["id"])
             except AEPResponseLostError:
                 self.log.warning("The answer to POST /runs was lost; looking the run up before retrying.")
-                existing = self.find_existing_run(flow_id, start, end)
-                if existing is not None:
-                    self.log.info("The lost POST did create run %s; using it.", existing.get("id"))
-                    return str(existing["id"])
+                found = self._lost_post_lookup(flow_id, start, end, seen)
+                if found is not None:
+                    self.log.info("The lost POST did create run %s; using it.", found)
+                    return found
                 if attempt == 2:
                     raise
+                self.log.warning("No run was created by the lost POST; sending it once more.")
         raise AEPError("unreachable")  # pragma: no cover
 
     def execute(self, context: Context) -> Any:
