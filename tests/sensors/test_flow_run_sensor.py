@@ -68,7 +68,7 @@ def run_deferred(sen: AEPFlowRunSensor, context: dict, retry_policy: dict | None
     deferred = info.value
     trigger = deferred.trigger
     assert isinstance(trigger, AEPFlowRunTrigger)
-    classpath, kwargs = trigger.serialize()
+    _classpath, kwargs = trigger.serialize()
     kwargs["retry_policy"] = retry_policy
     again = AEPFlowRunTrigger(**kwargs)  # what the triggerer does
 
@@ -239,7 +239,7 @@ def test_deferrable_outcomes(emu, flow, fault, mode, expect):
         emu.set_faults(force_run_status=fault)
     run_id = flow.api.create_run(flow.flow_id, WINDOW)
     sen = sensor(run_id=run_id, deferrable=True, partial_success=mode, timeout=60)
-    deferred, event, resume = run_deferred(sen, ctx())
+    deferred, _event, resume = run_deferred(sen, ctx())
     assert 60 <= deferred.timeout.total_seconds() <= 66  # sensor timeout handed to Airflow too
     if expect == "ok":
         assert resume() == run_id
