@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -87,7 +88,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"AEP emulator listening on http://{host}:{port}", flush=True)
 
     server.startup = startup  # type: ignore[method-assign]
-    server.run()
+
+    def _stop(signum: int, frame: Any) -> None:
+        # uvicorn re-raises the signal it shut down on; end quietly with status 0 instead.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        return 0
     return 0 if server.started else 1
 
 

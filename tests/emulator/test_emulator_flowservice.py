@@ -520,7 +520,6 @@ def test_on_demand_runs(api: Api, world: dict[str, str]) -> None:
 
 
 def test_force_run_status_fault(api: Api, emu: Any, world: dict[str, str]) -> None:
-    pytest.importorskip("airflow_provider_aep.emulator.faults")
     emu.client.put("/_emulator/faults", json={"force_run_status": "failed"})
     fid = api.flow(world)
     runs = _wait_done(api, fid)

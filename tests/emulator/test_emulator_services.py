@@ -323,9 +323,8 @@ def test_flow_service_paging_filters_and_count(api: Api) -> None:
     )
     resumed = api.get(f"{FS}/connections", params={"continuationToken": token}).json()["items"]
     assert [c["name"] for c in resumed] == ["c2", "c3"]
-    assert [c["name"] for c in api.get(f"{FS}/connections", params={"orderby": "-name"}).json()["items"]][
-        0
-    ] == "c4"
+    desc = api.get(f"{FS}/connections", params={"orderby": "-name"}).json()["items"]
+    assert desc[0]["name"] == "c4"
     assert api.get(f"{FS}/connections", params={"count": "true"}).json() == {"count": 5}
     r = api.get(f"{FS}/connections", params={"count": "true", "limit": 2})
     assert (r.status_code, flow_code(r)) == (400, "FLOW-1401-400")
