@@ -1,0 +1,206 @@
+"""Ingest Salesforce Service Cloud ``Account`` rows into Adobe Experience Platform (current workflow).
+
+The customer-success tutorial, end to end, as one DAG::
+
+    base connection ─► source connection (tabular) ─────────────────────┐
+    target schema ─┬─► dataset ─► target connection ────────────────────┤
+                   └─► mapping set ─────────────────────────────────────┼─► dataflow ─► first run done
+    flow spec "CRMToAEP" ───────────────────────────────────────────────┘
+
+Independent steps run in parallel; every id travels through XCom. Each create step reuses a
+resource of the same name, so running the DAG again creates nothing new. The dataflow runs hourly
+in AEP from its start time (the DAG run's data interval start, or now for a manual run); the sensor
+waits, deferred in the triggerer, for its first run (the initial backfill) to finish.
+
+Setting the ``teardown`` param deletes what the run created (mapping sets have no DELETE in AEP).
+
+Settings come from ``params`` (override them when triggering); the AEP connection id and sandbox
+are the ``AEP_CONN_ID`` / ``SANDBOX_NAME`` constants below:
+
+* ``source_conn_id``: the Salesforce connection (host = environment URL; login/password = OAuth2
+  client id/secret, or username/password with ``{"auth_type": "basic", "security_token": ...}``).
+* ``table_name``: the Salesforce object (the mapping below is for ``Account``).
+* ``name_prefix``: prefix of every resource name (names identify resources for reuse).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from airflow.sdk import DAG, Param
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airflow_provider_aep.operators.connections import (
+    AEPCreateBaseConnectionOperator,
+    AEPCreateSourceConnectionOperator,
+    AEPCreateTargetConnectionOperator,
+)
+from airflow_provider_aep.operators.datasets import AEPCreateDatasetOperator
+from airflow_provider_aep.operators.delete import AEPDeleteResourceOperator
+from airflow_provider_aep.operators.flows import AEPCreateDataflowOperator, AEPGetFlowSpecOperator
+from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
+from airflow_provider_aep.operators.schemas import AEPCreateSchemaOperator
+from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
+
+#: The AEP connection (type ``adobe_experience_platform``) and sandbox (None: the connection's
+#: ``sandbox_name`` extra). Module constants rather than params: the flow-run sensor reads them
+#: untemplated, and every task of one run must talk to the same sandbox.
+AEP_CONN_ID = "aep_default"
+SANDBOX_NAME: str | None = None
+SALESFORCE_SERVICE_CLOUD_SPEC_ID = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
+PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
+FIELD_GROUPS = [
+    "https://ns.adobe.com/xdm/context/profile-person-details",
+    "https://ns.adobe.com/xdm/context/profile-personal-details",
+]
+#: Salesforce ``Account`` column -> XDM path of the target schema.
+ACCOUNT_MAPPING = {
+    "Id": "_id",
+    "Name": "person.name.fullName",
+    "Phone": "mobilePhone.number",
+    "CreatedDate": "_repo.createDate",
+}
+#: Runs of a flow start at its scheduled start time or later, so "the first run started after the
+#: epoch" is the flow's first run, also when the flow is reused by a later DAG run.
+FLOW_FIRST_RUN = "1970-01-01T00:00:00Z"
+
+
+def skip_unless_teardown(context: Any) -> None:
+    """``pre_execute`` of the delete tasks: skip unless the run's ``teardown`` param is true."""
+    if not context["params"].get("teardown"):
+        raise AirflowSkipException("param 'teardown' is false: keeping the resource")
+
+
+with DAG(
+    dag_id="aep_customer_success_ingestion",
+    description="Salesforce Service Cloud Account -> AEP dataset through a Flow Service dataflow",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+    catchup=False,
+    tags=["aep", "example", "salesforce"],
+    doc_md=__doc__,
+    # Templates render to Python objects: data_interval_start stays a datetime (or None for a
+    # manual run, which the dataflow operator reads as "now").
+    render_template_as_native_obj=True,
+    default_args={"aep_conn_id": AEP_CONN_ID, "sandbox_name": SANDBOX_NAME, "retries": 0},
+    params={
+        "source_conn_id": Param(
+            "salesforce_service_cloud_default", type="string", description="Salesforce connection id"
+        ),
+        "table_name": Param("Account", type="string", description="Salesforce object to ingest"),
+        "name_prefix": Param("airflow-aep-demo ssc", type="string", minLength=1, maxLength=60),
+        "teardown": Param(False, type="boolean", description="Delete the created resources at the end"),
+    },
+) as dag:
+    base_connection = AEPCreateBaseConnectionOperator(
+        task_id="create_base_connection",
+        name="{{ params.name_prefix }} base connection",
+        source="salesforce_service_cloud",
+        source_conn_id="{{ params.source_conn_id }}",
+    )
+    source_connection = AEPCreateSourceConnectionOperator(
+        task_id="create_source_connection",
+        name="{{ params.name_prefix }} {{ params.table_name }} source",
+        base_connection_id=base_connection.output,
+        connection_spec_id=SALESFORCE_SERVICE_CLOUD_SPEC_ID,
+        table_name="{{ params.table_name }}",
+        data_format="tabular",
+    )
+    schema = AEPCreateSchemaOperator(
+        task_id="create_target_schema",
+        title="{{ params.name_prefix }} {{ params.table_name }} profile schema",
+        class_id=PROFILE_CLASS,
+        field_groups=FIELD_GROUPS,
+    )
+    dataset = AEPCreateDatasetOperator(
+        task_id="create_dataset",
+        name="{{ params.name_prefix }} {{ params.table_name }} dataset",
+        schema_id=schema.output,
+    )
+    target_connection = AEPCreateTargetConnectionOperator(
+        task_id="create_target_connection",
+        name="{{ params.name_prefix }} {{ params.table_name }} target",
+        dataset_id=dataset.output,
+        schema_id=schema.output,
+    )
+    mapping_set = AEPCreateMappingSetOperator(
+        task_id="create_mapping_set",
+        name="{{ params.name_prefix }} {{ params.table_name }} mapping",
+        schema_id=schema.output,
+        mapping=ACCOUNT_MAPPING,
+    )
+    flow_spec = AEPGetFlowSpecOperator(
+        task_id="get_flow_spec",
+        flow_spec_name="CRMToAEP",
+        source_connection_spec_id=SALESFORCE_SERVICE_CLOUD_SPEC_ID,
+    )
+    dataflow = AEPCreateDataflowOperator(
+        task_id="create_dataflow",
+        name="{{ params.name_prefix }} {{ params.table_name }} dataflow",
+        flow_spec_id=flow_spec.output,
+        source_connection_id=source_connection.output,
+        target_connection_id=target_connection.output,
+        mapping_id=mapping_set.output,
+        mapping_version="{{ ti.xcom_pull(task_ids='create_mapping_set', key='mapping_version') }}",
+        delta_column="LastModifiedDate",
+        delta_date_format="yyyy-MM-dd HH:mm:ss",
+        delta_timezone="UTC",
+        frequency="hour",
+        interval=1,
+        start_time="{{ data_interval_start }}",
+        backfill=True,
+    )
+    first_run = AEPFlowRunSensor(
+        task_id="wait_for_first_run",
+        flow_id=dataflow.output,
+        started_after=FLOW_FIRST_RUN,
+        deferrable=True,
+        poke_interval=5,
+        timeout=3600,
+    )
+
+    # ----------------------------------------------------------------- optional teardown
+    # Teardown tasks (reverse dependency order) run even when an earlier step failed, but each one
+    # skips itself unless the ``teardown`` param is true. Gating inside the tasks (not with a
+    # short-circuit task in front of them) keeps the DAG run's state decided by the real work.
+    delete_flow = AEPDeleteResourceOperator(
+        task_id="delete_dataflow",
+        resource_type="flow",
+        resource_id=dataflow.output,
+        pre_execute=skip_unless_teardown,
+    ).as_teardown(setups=dataflow)
+    delete_source = AEPDeleteResourceOperator(
+        task_id="delete_source_connection",
+        resource_type="source_connection",
+        resource_id=source_connection.output,
+        pre_execute=skip_unless_teardown,
+    ).as_teardown(setups=source_connection)
+    delete_target = AEPDeleteResourceOperator(
+        task_id="delete_target_connection",
+        resource_type="target_connection",
+        resource_id=target_connection.output,
+        pre_execute=skip_unless_teardown,
+    ).as_teardown(setups=target_connection)
+    delete_base = AEPDeleteResourceOperator(
+        task_id="delete_base_connection",
+        resource_type="base_connection",
+        resource_id=base_connection.output,
+        pre_execute=skip_unless_teardown,
+    ).as_teardown(setups=base_connection)
+    delete_dataset = AEPDeleteResourceOperator(
+        task_id="delete_dataset",
+        resource_type="dataset",
+        resource_id=dataset.output,
+        pre_execute=skip_unless_teardown,
+    ).as_teardown(setups=dataset)
+    delete_schema = AEPDeleteResourceOperator(
+        task_id="delete_target_schema",
+        resource_type="schema",
+        resource_id=schema.output,
+        pre_execute=skip_unless_teardown,
+    ).as_teardown(setups=schema)
+
+    first_run >> delete_flow >> [delete_source, delete_target]
+    delete_source >> delete_base
+    delete_target >> delete_dataset >> delete_schema

@@ -1,0 +1,72 @@
+"""Fixtures for the example-DAG tests: a throwaway Airflow metadata DB and the demo connections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "dags"
+
+#: Demo source-system connections (the emulator accepts any credentials of the right shape).
+SOURCE_CONNECTIONS: dict[str, dict[str, Any]] = {
+    "salesforce_service_cloud_default": {
+        "conn_type": "generic",
+        "host": "https://demo.my.salesforce.com",
+        "login": "demo-client-id",
+        "password": "demo-client-S3cret",
+        "extra": {"auth_type": "oauth2", "api_version": "60.0"},
+    },
+    "servicenow_default": {
+        "conn_type": "generic",
+        "host": "https://demo.service-now.com",
+        "login": "demo-user",
+        "password": "demo-P4ssword",
+    },
+    "odata_default": {
+        "conn_type": "generic",
+        "host": "https://services.odata.org/V4/Northwind/Northwind.svc",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point Airflow at a fresh SQLite metadata DB for this session (``dag.test()`` needs one).
+
+    The engine is rebuilt after the environment change, so it works even if another test module
+    imported Airflow first; the previous settings are restored at the end of the session.
+    """
+    home = tmp_path_factory.mktemp("airflow_dags_home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
+    patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
+    patch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+    from airflow import settings
+    from airflow.utils import db
+
+    settings.configure_vars()
+    settings.configure_orm()
+    db.initdb()
+    try:
+        yield home
+    finally:
+        patch.undo()
+        settings.dispose_orm()
+        settings.configure_vars()
+        settings.configure_orm()
+
+
+@pytest.fixture
+def demo_env(aep_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The emulator as ``aep_default`` plus the demo source connections, as ``AIRFLOW_CONN_*``."""
+    aep_emulator.set_env(monkeypatch)
+    for conn_id, conn in SOURCE_CONNECTIONS.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    return aep_emulator
