@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from airflow_provider_aep.exceptions import AEPAPIError, error_class_for_status
+
+if TYPE_CHECKING:
+    import requests
 
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*-\d+-\d{3}$")
 _TEXT_LIMIT = 300

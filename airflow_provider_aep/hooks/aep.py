@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import requests
 import tenacity
 from airflow.sdk import BaseHook
 
@@ -37,6 +36,7 @@ from airflow_provider_aep.hooks._platform import XED_ACCEPT, PlatformMixin
 from airflow_provider_aep.hooks._retry import RetryPolicy, is_retryable
 
 if TYPE_CHECKING:
+    import requests
     from airflow.sdk import Connection
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
 
 IMS_TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path, not a secret)
 JSON = "application/json"
-_NO_ANSWER = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 def _mask(value: str | None) -> None:
@@ -166,6 +165,7 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
     def user_agent(self) -> str:
         """``airflow-provider-aep/<v> apache-airflow/<v> python-requests/<v>``."""
         import airflow
+        import requests
 
         return (
             f"airflow-provider-aep/{__version__} apache-airflow/{getattr(airflow, '__version__', 'unknown')} "
@@ -175,6 +175,8 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One ``requests.Session`` per hook (TLS verification always on)."""
+        import requests  # deferred: keeps the hook module cheap to import at DAG-parse time
+
         session = requests.Session()
         session.verify = True
         session.headers["User-Agent"] = self.user_agent
@@ -291,9 +293,11 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         lost_is_committed: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
+        from requests.exceptions import ChunkedEncodingError, ConnectionError, Timeout
+
         try:
             return self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except _NO_ANSWER as exc:
+        except (ConnectionError, Timeout, ChunkedEncodingError) as exc:
             cls = AEPResponseLostError if lost_is_committed else AEPConnectionError
             raise cls(
                 method,
