@@ -15,9 +15,10 @@ from airflow_provider_aep.exceptions import (
     AEPError,
     AEPFlowRunTimeoutError,
     AEPInputError,
+    AEPNotFoundError,
     AEPResponseLostError,
 )
-from airflow_provider_aep.runs_status import WaitTarget, has_exact_window, run_window
+from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
 from airflow_provider_aep.sensors.flow_run import (
     FlowRunWaitMixin,
     default_deferrable,
@@ -36,6 +37,10 @@ AEP_UI_RUN_URL = (
 )
 
 
+#: task_state_store key holding the run id across retries.
+STATE_KEY = "aep_run_id"
+
+
 def run_ui_url(flow_id: str, run_id: str, sandbox: str | None) -> str:
     """Link to the run in the AEP UI."""
     return AEP_UI_RUN_URL.format(
@@ -51,10 +56,12 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
     The window defaults to the DAG run's data interval; ``POST /runs`` gets ``params.startTime`` (now),
     ``windowStartTime`` and ``windowEndTime`` in epoch seconds, plus ``deltaColumn`` only when given.
 
-    Idempotent: before creating, the flow's runs are listed and a run with exactly the same window is
-    reused (a retry or a cleared task never starts a duplicate); when the POST's answer is lost the
-    runs are listed again before a single re-POST. The run id is pushed to XCom (key ``run_id``) and the
-    AEP UI link (key ``run_url``) *before* waiting; the return value is the run id.
+    Idempotent: the run id is kept in ``task_state_store`` (Airflow >= 3.3) and re-attached on a retry;
+    otherwise the flow's runs are listed and a run with exactly the same window is reused (a retry or
+    a cleared task never starts a duplicate). Failed/cancelled runs are not reused: retrying the task
+    re-ingests the window. When the POST's answer is lost the runs are listed again (the run with our
+    window, or the single new run) before a single re-POST. The run id is pushed to XCom (key
+    ``run_id``) and the AEP UI link (key ``run_url``) *before* waiting; the return value is the run id.
 
     AEP cannot cancel a run: on kill or timeout the run keeps going, and the log says which one.
 
@@ -158,7 +165,11 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         runs = list(self.hook.list_runs(flow_id))
         if seen is not None:
             seen.update(str(r.get("id")) for r in runs)
-        matches = [r for r in runs if has_exact_window(r, start, end)]
+        matches = [
+            r
+            for r in runs
+            if has_exact_window(r, start, end) and not RunStatus.from_api(raw_status(r)).is_failure
+        ]
         if not matches:
             return None
         matches.sort(key=lambda r: r.get("createdAt") or 0, reverse=True)
@@ -179,8 +190,47 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
             return str(new[0]["id"])
         return None
 
-    def start_run(self, flow_id: str, start: float, end: float) -> str:
-        """Reuse the run for this window or create it (surviving a lost POST answer)."""
+    def _stored_run(self, context: Context, flow_id: str) -> str | None:
+        """The run id an earlier try of this task instance stored, if that run is still usable."""
+        store = context.get("task_state_store")  # Airflow >= 3.3; survives retries
+        if store is None:
+            return None
+        try:
+            stored = store.get(STATE_KEY)
+        except Exception as exc:  # the store is best effort; the window lookup still applies
+            self.log.warning("Could not read task_state_store: %s", exc)
+            return None
+        if not isinstance(stored, str) or not stored:
+            return None
+        try:
+            run = self.hook.get_run(stored)
+        except AEPNotFoundError:
+            return None
+        status = RunStatus.from_api(raw_status(run))
+        if run.get("flowId") not in (None, flow_id) or status.is_failure:
+            return None
+        self.log.info("Re-attaching to run %s started by an earlier try (status %s).", stored, status.value)
+        return stored
+
+    def _store_run(self, context: Context, run_id: str) -> None:
+        store = context.get("task_state_store")
+        if store is None:
+            return
+        try:
+            store.set(STATE_KEY, run_id)
+        except Exception as exc:
+            self.log.warning("Could not write task_state_store: %s", exc)
+
+    def start_run(self, flow_id: str, start: float, end: float, context: Context | None = None) -> str:
+        """Reuse the run for this window or create it (surviving a lost POST answer).
+
+        Reused: the run an earlier try stored in ``task_state_store`` (Airflow >= 3.3), else a run of
+        the flow whose window is exactly ``[start, end)``; a failed or cancelled run is not reused
+        (retrying the task re-ingests the window).
+        """
+        stored = self._stored_run(context, flow_id) if context is not None else None
+        if stored is not None:
+            return stored
         seen: set[str] = set()
         existing = self.find_existing_run(flow_id, start, end, seen)
         if existing is not None:
@@ -218,8 +268,9 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         """Validate, reuse or start the run, push its id and link, then wait (poke or deferred)."""
         started = time.time()
         flow_id, start, end = self.validate(context)
-        run_id = self.start_run(flow_id, start, end)
+        run_id = self.start_run(flow_id, start, end, context)
         self.run_id = run_id
+        self._store_run(context, run_id)
         sandbox = self.sandbox_name or self._sandbox_from_hook()
         url = run_ui_url(flow_id, run_id, sandbox)
         ti = context["ti"]

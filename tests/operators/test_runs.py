@@ -221,3 +221,41 @@ def test_delta_column_sent_only_when_given(emu, flow):
     }
     assert second["deltaColumn"] == {"name": "LastModifiedDate"}
     assert second["windowStartTime"] == int(D2.timestamp())
+
+
+class FakeStore:
+    """Stand-in for Airflow 3.3's ``task_state_store`` (persists across tries of one TI)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, object] = {}
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value, *, retention=None):
+        self.data[key] = value
+
+
+def test_retry_while_run_in_progress_reattaches_via_task_state_store(emu, flow):
+    emu.set_config(run_duration_seconds=30)
+    store = FakeStore()
+    first_ctx = {**ctx(), "task_state_store": store}
+    first = op(flow.flow_id, wait_for_completion=False).execute(first_ctx)
+    assert store.data == {"aep_run_id": first}
+    retry_ctx = {**ctx(), "task_state_store": store}  # next try, run still in progress
+    again = op(flow.flow_id, wait_for_completion=False).execute(retry_ctx)
+    assert again == first
+    assert len(flow.api.runs(flow.flow_id)) == 1
+
+
+def test_retry_after_failed_run_starts_a_new_run(emu, flow):
+    emu.set_faults(force_run_status="failed")
+    store = FakeStore()
+    with pytest.raises(AEPFlowRunError):
+        op(flow.flow_id).execute({**ctx(), "task_state_store": store})
+    failed = store.data["aep_run_id"]
+    emu.clear_faults()
+    again = op(flow.flow_id).execute({**ctx(), "task_state_store": store})
+    assert again != failed
+    assert store.data["aep_run_id"] == again
+    assert len(flow.api.runs(flow.flow_id)) == 2
