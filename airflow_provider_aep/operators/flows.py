@@ -228,8 +228,14 @@ class AEPCreateDataflowOperator(AEPCreateOperatorBase):
 
     def _check_against_spec(self, v: dict[str, Any]) -> None:
         """Validate against the flow spec and the connections (GETs only, before the create)."""
-        spec = next(iter(self.hook.list_flow_specs(properties=[f"id=={v['flow_spec']}"])), None)
-        if spec is None or spec.get("id") != v["flow_spec"]:
+        wanted = v["flow_spec"]
+        spec = next(
+            (s for s in self.hook.list_flow_specs(properties=[f"id=={wanted}"]) if s.get("id") == wanted),
+            None,
+        )
+        if spec is None:  # a gateway that ignores the filter: scan the (short) list
+            spec = next((s for s in self.hook.list_flow_specs() if s.get("id") == wanted), None)
+        if spec is None:
             raise AEPInputError(
                 "flow_spec_id",
                 f"no flow spec has id {v['flow_spec']}.",
