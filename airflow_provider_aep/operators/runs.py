@@ -6,9 +6,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import TaskDeferralTimeout
 
 from airflow_provider_aep.exceptions import (
@@ -18,6 +17,7 @@ from airflow_provider_aep.exceptions import (
     AEPNotFoundError,
     AEPResponseLostError,
 )
+from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX, aep_ui_url
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
 from airflow_provider_aep.sensors.flow_run import (
     FlowRunWaitMixin,
@@ -28,26 +28,32 @@ from airflow_provider_aep.sensors.flow_run import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-
-#: AEP UI page of a dataflow's runs (best effort; the org part of the URL is resolved by the UI).
-AEP_UI_RUN_URL = (
-    "https://experience.adobe.com/#/platform/source/dataflows/{flow_id}/runs/{run_id}?sandbox={sandbox}"
-)
-
 
 #: task_state_store key holding the run id across retries.
 STATE_KEY = "aep_run_id"
 
 
-def run_ui_url(flow_id: str, run_id: str, sandbox: str | None) -> str:
-    """Link to the run in the AEP UI."""
-    return AEP_UI_RUN_URL.format(
-        flow_id=quote(flow_id, safe=""),
-        run_id=quote(run_id, safe=""),
-        sandbox=quote(sandbox or "prod", safe=""),
-    )
+def run_ui_url(flow_id: str, org: str | None, sandbox: str | None) -> str | None:
+    """The dataflow's page (its runs and their activity) in the AEP UI; None without an org."""
+    if not org:
+        return None
+    return aep_ui_url(org, sandbox or "prod", "platform/source/dataflows", flow_id)
+
+
+class AEPFlowRunLink(BaseOperatorLink):
+    """Extra link to the flow's runs in the AEP UI (XCom ``run_url``, pushed before waiting)."""
+
+    name = "AEP Flow Run"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        """The URL, or ``""`` until the task pushed it."""
+        from airflow.sdk.execution_time.xcom import XCom
+
+        value = XCom.get_value(ti_key=ti_key, key="run_url")
+        return str(value) if value else ""
 
 
 class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
@@ -80,6 +86,7 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("flow_id", "window_start", "window_end", "delta_column")
     ui_color = "#eb1000"
+    operator_extra_links = (AEPFlowRunLink(),)
 
     def __init__(
         self,
@@ -271,11 +278,14 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         run_id = self.start_run(flow_id, start, end, context)
         self.run_id = run_id
         self._store_run(context, run_id)
-        sandbox = self.sandbox_name or self._sandbox_from_hook()
-        url = run_ui_url(flow_id, run_id, sandbox)
+        org, sandbox = self._ui_org_and_sandbox()
+        url = run_ui_url(flow_id, org, sandbox)
         ti = context["ti"]
         ti.xcom_push(key="run_id", value=run_id)
         ti.xcom_push(key="run_url", value=url)
+        if org:
+            ti.xcom_push(key=XCOM_UI_ORG, value=org)
+        ti.xcom_push(key=XCOM_UI_SANDBOX, value=sandbox)
         self.log.info("AEP run %s of flow %s for window [%d, %d): %s", run_id, flow_id, start, end, url)
         if not self.wait_for_completion:
             return run_id
@@ -300,11 +310,15 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
                 self.conclude(target, states)
                 return run_id
 
-    def _sandbox_from_hook(self) -> str | None:
+    def _ui_org_and_sandbox(self) -> tuple[str | None, str]:
+        """Org (extra ``ui_tenant``, else ``ims_org_id``) and sandbox for UI links; never secrets."""
         try:
-            return str(self.hook.sandbox_name)
-        except Exception:
-            return None
+            extra = self.hook.connection.extra_dejson or {}
+        except Exception:  # a link is a nicety; never fail the task for it
+            extra = {}
+        org = extra.get("ui_tenant") or extra.get("ims_org_id")
+        sandbox = self.sandbox_name or extra.get("sandbox_name") or "prod"
+        return (str(org) if org else None), str(sandbox)
 
     def _timeout_error(self, run_id: str | None) -> AEPFlowRunTimeoutError:
         message = (

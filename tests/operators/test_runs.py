@@ -78,7 +78,13 @@ def test_two_consecutive_intervals_ingest_only_newer_rows(emu, flow):
     c1 = ctx(D1, D2)
     run1 = op(flow.flow_id).execute(c1)
     assert c1["ti"].xcom["run_id"] == run1
-    assert run1 in c1["ti"].xcom["run_url"] and flow.flow_id in c1["ti"].xcom["run_url"]
+    url = c1["ti"].xcom["run_url"]
+    assert url == (
+        "https://experience.adobe.com/#/@EMULATORORG@AdobeOrg/sname:prod/platform/source/dataflows/"
+        + flow.flow_id
+    )
+    assert c1["ti"].xcom["aep_ui_sandbox"] == "prod"
+    assert "secret" not in str(c1["ti"].xcom)
     after_first = emu.records(flow.dataset_id)
     c2 = ctx(D2, D3)
     run2 = op(flow.flow_id).execute(c2)
@@ -259,3 +265,17 @@ def test_retry_after_failed_run_starts_a_new_run(emu, flow):
     assert again != failed
     assert store.data["aep_run_id"] == again
     assert len(flow.api.runs(flow.flow_id)) == 2
+
+
+def test_extra_link_reads_the_run_url(monkeypatch):
+    from airflow.sdk.execution_time import xcom
+
+    from airflow_provider_aep.operators.runs import AEPFlowRunLink
+
+    values = {"run_url": "https://experience.adobe.com/#/@org/sname:prod/platform/source/dataflows/x"}
+    monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(lambda ti_key, key: values.get(key)))
+    o = op(FLOW_UUID)
+    assert [type(link) for link in o.operator_extra_links] == [AEPFlowRunLink]
+    assert AEPFlowRunLink().get_link(o, ti_key=mock.MagicMock()) == values["run_url"]
+    values.clear()
+    assert AEPFlowRunLink().get_link(o, ti_key=mock.MagicMock()) == ""
