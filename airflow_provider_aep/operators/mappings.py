@@ -66,7 +66,8 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         the mappings (the same input gives the same name, so reruns reuse it).
 
     Returns the mapping set id; pushes ``mapping_version`` (a string, as flows expect it).
-    ``if_exists="replace"`` is not supported: Data Prep cannot delete mapping sets.
+    Data Prep cannot delete mapping sets, so ``if_exists="replace"`` updates the existing one in
+    place (``PUT``): same id, next version.
     """
 
     template_fields: Sequence[str] = (
@@ -84,7 +85,6 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         "legacy_body": "json",
         "source_columns": "json",
     }
-    supports_replace = False
 
     def __init__(
         self,
@@ -259,12 +259,27 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
                 else None,
             )
 
+        if_exists = self.check_if_exists()
+        if if_exists == "replace":
+            found = self.hook.find_mapping_set(name)
+            if found is not None:
+                # Data Prep cannot delete: PUT writes the new content as the next version
+                answer = self.hook.request(
+                    "PUT", "conversion", f"/mappingSets/{found['id']}", json=body()
+                ).json()
+                version = answer.get("version") if isinstance(answer, dict) else None
+                if version is None:
+                    version = self.hook.get_mapping_set(found["id"]).get("version", 0)
+                self.log.info("Replaced mapping set %r: id=%s, new version %s", name, found["id"], version)
+                self.xcom_push(context, "mapping_version", str(version))
+                return str(found["id"])
         outcome = self.ensure(
             kind="mapping set",
             name=name,
             find=lambda: self.hook.find_mapping_set(name),
             create=lambda: self.hook.create_mapping_set(body()),
             mismatch=mismatch,
+            if_exists="reuse" if if_exists == "replace" else if_exists,
         )
         version = outcome.resource.get("version")
         if version is None:

@@ -209,7 +209,7 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
         "legacy_body.mappings[0]",
         "sourceAttribute",
     ),
-    (AEPCreateMappingSetOperator, MAP, {"if_exists": "replace"}, "if_exists", "not supported"),
+    (AEPCreateMappingSetOperator, MAP, {"if_exists": "update"}, "if_exists", "not supported"),
     (
         AEPGetFlowSpecOperator,
         {},

@@ -301,3 +301,34 @@ def test_adhoc_class_with_other_fields_conflicts(aep: Any, run_op: Any, chain: d
     run_op(AEPCreateAdHocSchemaOperator(task_id="a", title="acc", fields=["Id", "Name"]))
     with pytest.raises(AEPResourceConflictError, match="fields are"):
         run_op(AEPCreateAdHocSchemaOperator(task_id="a", title="acc", fields=["Id", "Name", "Phone"]))
+
+
+def test_mapping_set_replace_writes_a_new_version(aep: Any, run_op: Any, chain: dict) -> None:
+    """Data Prep has no DELETE: "replace" PUTs the new content as the next version of the same id."""
+    first, x1 = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m", name="named-map", schema_id=chain["schema"], mapping={"Id": "_id"}
+        )
+    )
+    before = count(aep, "mappingSets")
+    second, x2 = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m",
+            name="named-map",
+            schema_id=chain["schema"],
+            mapping={"Id": "_id", "Name": "person.name.fullName"},
+            if_exists="replace",
+        )
+    )
+    assert second == first and (x1, x2) == ({"mapping_version": "0"}, {"mapping_version": "1"})
+    assert count(aep, "mappingSets") == before
+    # the new content is now the identity: a plain rerun with it reuses version 1
+    third, x3 = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m",
+            name="named-map",
+            schema_id=chain["schema"],
+            mapping={"Id": "_id", "Name": "person.name.fullName"},
+        )
+    )
+    assert third == first and x3 == {"mapping_version": "1"}
