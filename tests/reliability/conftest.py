@@ -1,0 +1,200 @@
+"""Fixtures of the reliability suite: distinctive secrets, the emulator as Airflow connections,
+short retry waits, a throwaway Airflow metadata DB for ``dag.test()`` and duplicate checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "dags"
+FS = "/data/foundation/flowservice"
+SR = "/data/foundation/schemaregistry"
+
+# ------------------------------------------------------------------------------ secrets
+#: Every secret the suite hands to the provider; none may show up anywhere a user can read.
+AEP_CLIENT_SECRET = "cs-SECRET-7f3a9"
+AEP_STATIC_TOKEN = "st-TOKEN-static-5e2c8"
+SF_OAUTH_SECRET = "sf-CLIENTSECRET-b81d2"
+SF_PASSWORD = "sf-PASSWORD-4c6e1"
+SF_SECURITY_TOKEN = "sf-SECTOKEN-9a0f3"
+SNOW_PASSWORD = "sn-PASSWORD-2d7b8"
+SECRETS = (
+    AEP_CLIENT_SECRET,
+    AEP_STATIC_TOKEN,
+    SF_OAUTH_SECRET,
+    SF_PASSWORD,
+    SF_SECURITY_TOKEN,
+    SNOW_PASSWORD,
+)
+
+SOURCE_CONNECTIONS: dict[str, dict[str, Any]] = {
+    "salesforce_service_cloud_default": {
+        "conn_type": "generic",
+        "host": "https://acme.my.salesforce.com",
+        "login": "sf-client-id",
+        "password": SF_OAUTH_SECRET,
+        "extra": {"auth_type": "oauth2", "api_version": "60.0"},
+    },
+    "ssc_basic": {
+        "conn_type": "generic",
+        "host": "https://acme.my.salesforce.com",
+        "login": "sf-user@example.com",
+        "password": SF_PASSWORD,
+        "extra": {"auth_type": "basic", "security_token": SF_SECURITY_TOKEN, "api_version": "60.0"},
+    },
+    "servicenow_default": {
+        "conn_type": "generic",
+        "host": "https://acme.service-now.com",
+        "login": "snow-user",
+        "password": SNOW_PASSWORD,
+    },
+}
+
+#: Short retry waits: the policy is the real one, only the numbers are small.
+FAST_RETRY_EXTRA = {
+    "retry_max_attempts": 4,
+    "retry_initial_backoff": 0.05,
+    "retry_max_backoff": 0.2,
+    "retry_max_wait_seconds": 2,
+    "retry_max_total_seconds": 20,
+}
+
+
+class AEP:
+    """The emulator handle plus helpers to (re)define the Airflow connections pointing at it."""
+
+    def __init__(self, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.emulator = emulator
+        self.monkeypatch = monkeypatch
+        self.url = emulator.url
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.emulator, name)
+
+    def connection(self, conn_id: str = "aep_default", **extra: Any) -> dict[str, Any]:
+        """Define ``conn_id`` (emulator, client secret ``cs-SECRET-7f3a9``); ``extra`` overrides.
+
+        An extra set to ``None`` is removed; ``host``/``password``/``login`` keys override those.
+        """
+        merged = {**self.emulator.connection_extra(), **FAST_RETRY_EXTRA}
+        fields = {"host": self.url, "login": self.emulator.client_id, "password": AEP_CLIENT_SECRET}
+        for key, value in extra.items():
+            if key in fields:
+                fields[key] = value
+            elif value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        conn = {"conn_type": "adobe_experience_platform", **fields, "extra": merged}
+        self.monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+        return conn
+
+    # ---------------------------------------------------------------- state / duplicates
+    def counts(self) -> dict[str, int]:
+        """Resource counts of the emulator's default org/sandbox."""
+        for entry in self.emulator.state()["sandboxes"]:
+            if entry["sandbox"] == self.emulator.sandbox and entry["org"] == self.emulator.org_id:
+                return {k: int(v) for k, v in entry["counts"].items()}
+        return {}
+
+    def api_requests(self) -> list[dict[str, Any]]:
+        """Logged requests except IMS token calls."""
+        return [r for r in self.emulator.requests() if not r["path"].startswith("/ims/")]
+
+
+@pytest.fixture
+def aep(aep_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[AEP]:
+    """The emulator (reset; runs last 0.2 s) as ``aep_default`` plus the source connections."""
+    from airflow_provider_aep.hooks import _auth
+
+    _auth.TOKEN_CACHE.clear()
+    handle = AEP(aep_emulator, monkeypatch)
+    handle.connection()
+    for conn_id, conn in SOURCE_CONNECTIONS.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    aep_emulator.set_config(run_duration_seconds=0.2)
+    yield handle
+    _auth.TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the hook asks for between attempts (they still happen, for real)."""
+    from airflow_provider_aep.hooks import _retry
+
+    waits: list[float] = []
+    real_sleep = _retry.sleep
+
+    def recording_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(_retry, "sleep", recording_sleep)
+    return waits
+
+
+# ------------------------------------------------------------------------------ Airflow DB
+@pytest.fixture(scope="session")
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh SQLite metadata DB and AIRFLOW_HOME for ``dag.test()`` (restored afterwards)."""
+    home = tmp_path_factory.mktemp("reliability_airflow_home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AIRFLOW_HOME", str(home))
+    patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
+    patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
+    patch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
+    patch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+    from airflow import settings
+    from airflow.utils import db
+
+    settings.configure_vars()
+    settings.configure_orm()
+    db.initdb()
+    try:
+        yield home
+    finally:
+        patch.undo()
+        settings.dispose_orm()
+        settings.configure_vars()
+        settings.configure_orm()
+
+
+def load_dag(path: Path = DAGS_FOLDER / "aep_customer_success_ingestion.py") -> Any:
+    """A fresh copy of a DAG file's ``dag`` (tests may tweak its tasks without leaking)."""
+    import importlib.util
+
+    name = f"_reliability_dag_{path.stem}_{next(_COUNTER)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def _counter() -> Iterator[int]:
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_COUNTER = _counter()
+
+
+@pytest.fixture
+def one_of_each() -> Callable[[AEP, tuple[str, ...]], None]:
+    """Assert exactly one resource of each pipeline kind (and no stray run) in the emulator."""
+
+    def check(aep: AEP, kinds: tuple[str, ...]) -> None:
+        counts = aep.counts()
+        wrong = {k: counts.get(k, 0) for k in kinds if counts.get(k, 0) != 1}
+        assert not wrong, f"expected exactly one of each {kinds}, got {counts}"
+
+    return check
