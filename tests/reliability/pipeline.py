@@ -160,7 +160,7 @@ class Pipeline:
                     "Phone": "string",
                     "CreatedDate": "date-time",
                     "LastModifiedDate": "date-time",
-                },  # fmt: skip
+                },
             )
             source = self._run(
                 AEPCreateSourceConnectionOperator,

@@ -147,7 +147,7 @@ def test_create_slower_than_request_timeout_never_duplicates(aep: AEP, route: st
     (The emulator abandons a request whose client has gone, so a commit *after* the timeout is
     covered by the drop-after-commit cases above, not here.)
     """
-    variant, kind = CREATE_ROUTES[route]
+    variant, _kind = CREATE_ROUTES[route]
     aep.connection(request_timeout=REQUEST_TIMEOUT)
     latency = REQUEST_TIMEOUT * 1.6
     aep.set_faults(latency_ms=latency * 1000, routes=[route])
@@ -215,7 +215,7 @@ def test_seeded_server_errors_everywhere_converge_without_duplicates(aep: AEP, s
     """25% of all requests (IMS included) answer 500/502/503/504; nightly re-runs converge."""
     aep.set_faults(seed=seed, error_rate=0.25)
     pipeline = Pipeline()
-    for attempt in range(1, 9):
+    for _attempt in range(8):
         pipeline = Pipeline()
         try:
             pipeline.run()
@@ -230,7 +230,6 @@ def test_seeded_server_errors_everywhere_converge_without_duplicates(aep: AEP, s
     assert [r for r in aep.requests() if r.get("fault")], "no fault fired"
     assert_exactly_one_of_each(aep, "current")
     assert_records_once(aep, pipeline)
-    _ = attempt
 
 
 def test_token_expiring_mid_pipeline_is_refreshed(aep: AEP) -> None:
