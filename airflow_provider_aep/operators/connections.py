@@ -425,28 +425,18 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
 
     def _explore_columns(self, base_id: str, table: str) -> list[dict[str, Any]]:
         root = self.hook.explore_base_connection(base_id, "root")
-        items = (
-            root
-            if isinstance(root, list)
-            else (root or {}).get("items", [])
-            if isinstance(root, dict)
-            else []
-        )
-        path = table
-        names = []
-        for item in items:
-            if isinstance(item, dict):
-                names.append(item.get("name"))
-                if item.get("name") == table or item.get("path") == table:
-                    path = item.get("path") or table
-                    break
-        else:
-            if items:
-                raise AEPInputError(
-                    "table_name",
-                    f"{table!r} is not a table of base connection {base_id}.",
-                    f"Use one of: {', '.join(str(n) for n in names[:30])}.",
-                )
+        if isinstance(root, dict):
+            root = root.get("items", [])
+        tables = [item for item in root or [] if isinstance(item, dict)]
+        match = next((t for t in tables if table in (t.get("name"), t.get("path"))), None)
+        if match is None and tables:
+            names = ", ".join(str(t.get("name")) for t in tables[:30])
+            raise AEPInputError(
+                "table_name",
+                f"{table!r} is not a table of base connection {base_id}.",
+                f"Use one of: {names}.",
+            )
+        path = str((match or {}).get("path") or table)
         detail = self.hook.explore_base_connection(base_id, "table", path)
         columns = ((detail or {}).get("schema") or {}).get("columns")
         if not columns:
