@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, XComArg
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_aep.operators.connections import (
@@ -142,13 +142,13 @@ with DAG(
         source_connection_id=source_connection.output,
         target_connection_id=target_connection.output,
         mapping_id=mapping_set.output,
-        mapping_version="{{ ti.xcom_pull(task_ids='create_mapping_set', key='mapping_version') }}",
+        mapping_version=XComArg(mapping_set, key="mapping_version"),
         delta_column="LastModifiedDate",
         delta_date_format="yyyy-MM-dd HH:mm:ss",
         delta_timezone="UTC",
         frequency="hour",
         interval=1,
-        start_time="{{ data_interval_start }}",
+        start_time="{{ dag_run.data_interval_start }}",
         backfill=True,
     )
     first_run = AEPFlowRunSensor(
