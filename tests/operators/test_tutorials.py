@@ -207,3 +207,81 @@ def test_legacy_adhoc_tutorial_s4(aep: Any, run_op: Any) -> None:
     assert sx["meta_alt_id"].startswith("_emulatortenant.schemas.")
     records = _wait_for_records(aep, dataset)
     assert records and "_id" in records[0], records[:1]
+
+
+def test_legacy_protocols_tutorial_s3(aep: Any, run_op: Any) -> None:
+    """Generic OData (anonymous) with the 2020 ad-hoc shape and the OData delta format."""
+    aep.set_config(run_duration_seconds=0.2)
+    base, bx = run_op(
+        AEPCreateBaseConnectionOperator(
+            task_id="b", name="OData", source_conn_id="odata", source="generic_odata"
+        )
+    )
+    fields = {
+        "OrderID": "integer", "CustomerID": "string", "EmployeeID": "integer", "OrderDate": "date-time",
+        "ShipCity": "string", "Freight": "number", "ModifiedDate": "date-time",
+    }  # fmt: skip
+    adhoc, _ = run_op(AEPCreateAdHocSchemaOperator(task_id="a", title="Orders ad-hoc", fields=fields))
+    source, _ = run_op(
+        AEPCreateSourceConnectionOperator(
+            task_id="s",
+            name="Protocols source connection",
+            base_connection_id=base,
+            connection_spec_id=bx["connection_spec_id"],
+            path="Orders",
+            adhoc_schema_id=adhoc,
+        )
+    )
+    schema, _ = run_op(AEPCreateSchemaOperator(task_id="t", title="Target schema for protocols"))
+    dataset, _ = run_op(AEPCreateDatasetOperator(task_id="d", name="Protocols dataset", schema_id=schema))
+    dataset_base, _ = run_op(
+        AEPCreateDatasetBaseConnectionOperator(task_id="dl", name="Protocols dataset base")
+    )
+    target, _ = run_op(
+        AEPCreateTargetConnectionOperator(
+            task_id="tc",
+            name="Protocols target",
+            dataset_id=dataset,
+            schema_id=schema,
+            base_connection_id=dataset_base,
+        )
+    )
+    # the seed writes three columns into _id (one of them never declared): rejected locally
+    with pytest.raises(AEPInputError, match=r"destination '_id' is written by both"):
+        AEPCreateMappingSetOperator(
+            task_id="m",
+            schema_id=schema,
+            source_columns=list(fields),
+            mapping={"OrderID": "_id", "CustomerID": "_id", "EmployeeID": "_id"},
+        )
+    mapping, mx = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m", schema_id=schema, source_columns=list(fields), mapping={"CustomerID": "_id"}
+        )
+    )
+    flow, _ = run_op(
+        AEPCreateDataflowOperator(
+            task_id="f",
+            name="Protocols dataflow",
+            flow_spec_id=run_op(
+                AEPGetFlowSpecOperator(task_id="fs", source_connection_spec_id=bx["connection_spec_id"])
+            )[0],
+            source_connection_id=source,
+            target_connection_id=target,
+            mapping_id=mapping,
+            mapping_version=mx["mapping_version"],
+            delta_column="ModifiedDate",
+            delta_date_format="yyyy-MM-ddTHH:mm:ssZ",
+            frequency="minute",
+            interval=15,
+            start_time=int(time.time()) - 3600,
+        )
+    )
+    records = _wait_for_records(aep, dataset)
+    assert records and all("_id" in r for r in records[:5]), records[:1]
+    assert (
+        AdobeExperiencePlatformHook().get_flow(flow)["transformations"][0]["params"]["deltaColumn"][
+            "dateFormat"
+        ]
+        == "yyyy-MM-ddTHH:mm:ssZ"
+    )
