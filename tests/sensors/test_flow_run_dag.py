@@ -23,14 +23,16 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG
+from airflow.sdk.definitions.timetables.interval import DeltaDataIntervalTimetable
 
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
 from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
 
 for deferrable in (False, True):
     dag_id = "aep_runs_" + ("deferrable" if deferrable else "poke")
-    with DAG(dag_id, schedule=timedelta(days=1), start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-             catchup=False) as dag:
+    schedule = DeltaDataIntervalTimetable(timedelta(days=1))
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with DAG(dag_id, schedule=schedule, start_date=start, catchup=False) as dag:
         flow_id = os.environ.get("AEP_RUNS_TEST_FLOW_ID", "3fb0418e-1804-45d6-8d56-dd51f05c0baf")
         run = AEPRunFlowOperator(task_id="run", flow_id=flow_id, poll_interval=0.1, deferrable=deferrable)
         # the window defaults to the DAG run's data interval
@@ -90,6 +92,6 @@ def test_dag_run_with_data_interval(airflow_db, aep_emulator, monkeypatch, defer
     assert len(runs) == 1
     window = runs[0]["activities"][0]["durationSummary"]["extensions"]
     interval = (dr.data_interval_start.timestamp(), dr.data_interval_end.timestamp())
+    assert interval == (D1.timestamp(), D2.timestamp())  # a run at logical date D2 covers [D1, D2)
     assert (to_epoch_seconds(window["windowStart"]), to_epoch_seconds(window["windowEnd"])) == interval
-    if interval == (D1.timestamp(), D2.timestamp()):
-        assert len(aep_emulator.records(flow.dataset_id)) == 4  # 4 sample rows per day
+    assert len(aep_emulator.records(flow.dataset_id)) == 4  # 4 sample rows per day
