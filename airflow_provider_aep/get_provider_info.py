@@ -27,6 +27,32 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Adobe Experience Platform",
+                "python-modules": [
+                    "airflow_provider_aep.operators.connections",
+                    "airflow_provider_aep.operators.schemas",
+                    "airflow_provider_aep.operators.datasets",
+                    "airflow_provider_aep.operators.mappings",
+                    "airflow_provider_aep.operators.flows",
+                    "airflow_provider_aep.operators.runs",
+                    "airflow_provider_aep.operators.delete",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Adobe Experience Platform",
+                "python-modules": ["airflow_provider_aep.sensors.flow_run"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Adobe Experience Platform",
+                "python-modules": ["airflow_provider_aep.triggers.flow_run"],
+            }
+        ],
         "hooks": [
             {
                 "integration-name": "Adobe Experience Platform",
@@ -41,5 +67,10 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": provider_conn_fields(),
                 "ui-field-behaviour": provider_ui_field_behaviour(),
             }
+        ],
+        "extra-links": [
+            "airflow_provider_aep.links.AEPDataflowLink",
+            "airflow_provider_aep.links.AEPDatasetLink",
+            "airflow_provider_aep.operators.runs.AEPFlowRunLink",
         ],
     }
