@@ -1,0 +1,460 @@
+"""Shared helpers for the benchmarks: results table, statistics, an emulator server process.
+
+Every benchmark module exposes ``run(mode: str) -> list[Result]`` (mode ``full``, ``quick`` or
+``smoke``) and a ``main()`` that parses ``--quick`` / ``--smoke`` / ``--json`` and prints either a
+markdown table (default) or one JSON document (``--json``, used by ``run_all.py``). ``--quick``
+keeps the statistics meaningful with fewer samples; ``--smoke`` is the smallest run that exercises
+the whole benchmark (the CI smoke test), its numbers are not for comparing. A benchmark whose
+dependency has not landed yet returns a single row with the verdict ``not available yet: <module>``
+and no number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DAGS = REPO / "dags"
+PYTHON = sys.executable
+#: Marker line that precedes the JSON document in ``--json`` mode (robust to stray prints).
+JSON_MARKER = "BENCHMARK-JSON:"
+TABLE_HEADER = "| benchmark | measured | goal | ratio / verdict |"
+
+
+@dataclass
+class Result:
+    """One row of the results table.
+
+    ``value`` is what was measured (None when the benchmark could not run); ``limit`` is the goal's
+    bound in the same unit; ``lower_is_better`` says on which side of ``limit`` the goal lies.
+    ``info`` rows (no goal) only document a measured number.
+    """
+
+    name: str
+    value: float | None
+    unit: str
+    goal: str = ""
+    limit: float | None = None
+    lower_is_better: bool = True
+    verdict: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        """Measured value / goal bound (< 1 passes for lower-is-better goals)."""
+        if self.value is None or self.limit is None or self.limit == 0:
+            return None
+        return self.value / self.limit
+
+    def finish(self) -> Result:
+        """Fill ``verdict`` from value and limit unless it was set explicitly."""
+        if self.verdict:
+            return self
+        if self.value is None:
+            self.verdict = "no measurement"
+        elif self.limit is None:
+            self.verdict = "info"
+        else:
+            ok = self.value <= self.limit if self.lower_is_better else self.value >= self.limit
+            ratio = self.ratio
+            prefix = f"{ratio:.2f}x of goal, " if ratio is not None else ""
+            self.verdict = prefix + ("PASS" if ok else "MISS")
+        return self
+
+    def measured(self) -> str:
+        """The value with its unit, for the table."""
+        if self.value is None:
+            return "n/a"
+        return f"{format_number(self.value)} {self.unit}".strip()
+
+
+def format_number(value: float) -> str:
+    """Compact human formatting: 3 significant digits, integers as integers."""
+    if math.isnan(value):
+        return "nan"
+    if value == int(value) and abs(value) >= 1:
+        return str(int(value))
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def not_available(name: str, module: str, goal: str = "") -> Result:
+    """The row of a benchmark whose code under test has not landed yet."""
+    return Result(name=name, value=None, unit="", goal=goal, verdict=f"not available yet: {module}")
+
+
+def table(results: Sequence[Result]) -> str:
+    """Markdown table of the results."""
+    lines = [TABLE_HEADER, "|---|---|---|---|"]
+    for r in results:
+        r.finish()
+        cells = [r.name, r.measured(), r.goal or "-", r.verdict]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_table(text: str) -> list[dict[str, str]]:
+    """Rows of a table printed by :func:`table` (used by the smoke test and run_all)."""
+    rows: list[dict[str, str]] = []
+    lines = text.splitlines()
+    try:
+        start = lines.index(TABLE_HEADER)
+    except ValueError:
+        return rows
+    keys = ["benchmark", "measured", "goal", "verdict"]
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows.append(dict(zip(keys, cells, strict=False)))
+    return rows
+
+
+def bench_main(run: Callable[[str], list[Result]], description: str, argv: list[str] | None = None) -> int:
+    """Command line of one benchmark module. Exit status 0 even on a MISS (it is a measurement);
+    2 when the code under test is not available yet."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer samples / smaller sizes (minutes)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="smallest run (CI smoke test; numbers not comparable)"
+    )
+    parser.add_argument("--json", action="store_true", help="print results as JSON (for run_all.py)")
+    args = parser.parse_args(argv)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    results = [r.finish() for r in run(mode)]
+    if args.json:
+        print(JSON_MARKER + json.dumps([asdict(r) for r in results], default=str))
+    else:
+        print(table(results))
+        for r in results:
+            if r.details:
+                print(f"\n{r.name}:")
+                for key, value in r.details.items():
+                    print(f"  {key}: {value}")
+    missing = any(r.verdict.startswith("not available yet") for r in results)
+    return 2 if missing else 0
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def median(values: Sequence[float]) -> float:
+    """Median (nan for no values)."""
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, q in [0, 100]."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size in MiB of a process (this one by default), from /proc."""
+    path = f"/proc/{pid or 'self'}/status"
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_pinning(core: int = 0) -> list[str]:
+    """``taskset -c CORE`` prefix when taskset exists (empty list otherwise)."""
+    exe = shutil.which("taskset")
+    return [exe, "-c", str(core)] if exe else []
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """Environment for child processes: the repo importable, bytecode cached OUTSIDE the tree.
+
+    The shared machine sets ``PYTHONDONTWRITEBYTECODE=1``; without cached bytecode every import
+    compiles source, which is not what an installed provider does. The cache goes to a private
+    ``PYTHONPYCACHEPREFIX`` so the working tree gets no ``__pycache__`` directories.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "aep-bench-pycache")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.update(extra)
+    return env
+
+
+# -------------------------------------------------------------------------------- emulator
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmulatorProcess:
+    """``aep-emulator`` as a child process on 127.0.0.1 (optionally pinned to one core)."""
+
+    def __init__(self, args: Sequence[str] = (), pin_core: int | None = None, start_timeout: float = 60.0):
+        self.port = free_port()
+        cmd = [PYTHON, "-m", "airflow_provider_aep.emulator", "--host", "127.0.0.1", "--port", str(self.port)]
+        prefix = cpu_pinning(pin_core) if pin_core is not None else []
+        self.pinned = bool(prefix)
+        self.proc = subprocess.Popen(
+            [*prefix, *cmd, "--log-level", "warning", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=bench_env(),
+            cwd=str(REPO),
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + start_timeout
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if "listening on" in line:
+                break
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("emulator did not start in time")
+
+    @property
+    def pid(self) -> int:
+        """Process id of the server."""
+        return self.proc.pid
+
+    def handle(self) -> Any:
+        """An ``AEPEmulatorHandle`` (admin helpers, Airflow connection JSON) for this server."""
+        from airflow_provider_aep.emulator.pytest_plugin import AEPEmulatorHandle
+
+        return AEPEmulatorHandle(self.url)
+
+    def stop(self) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> EmulatorProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def emulator(args: Sequence[str] = (), pin_core: int | None = None) -> Iterator[EmulatorProcess]:
+    """Context manager around :class:`EmulatorProcess`."""
+    proc = EmulatorProcess(args, pin_core=pin_core)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def request_kinds(log: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Count a request log by kind: ``token`` for IMS, else the HTTP method; 429s under ``429``."""
+    kinds: dict[str, int] = {}
+    for entry in log:
+        if entry.get("status") == 429:
+            kind = "429"
+        elif str(entry.get("path", "")).startswith("/ims/"):
+            kind = "token"
+        else:
+            kind = str(entry.get("method"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def missing_module(*modules: str) -> str | None:
+    """The first of ``modules`` that cannot be imported (None when all import)."""
+    import importlib.util
+
+    for module in modules:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except ModuleNotFoundError:
+            return module
+    return None
+
+
+def missing_file(path: Path) -> str | None:
+    """``path`` relative to the repo when it does not exist."""
+    return None if path.exists() else str(path.relative_to(REPO))
+
+
+# ------------------------------------------------------------ direct API calls (setup only)
+
+FS = "/data/foundation/flowservice"
+SR = "/data/foundation/schemaregistry"
+CAT = "/data/foundation/catalog"
+DP = "/data/foundation/conversion"
+SALESFORCE_SPEC = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
+DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
+XED_FULL = "application/vnd.adobe.xed-full+json;version=1"
+
+
+class EmulatorAPI:
+    """Plain-HTTP calls to the emulator (benchmark setup only; the code under test is not used)."""
+
+    def __init__(self, url: str) -> None:
+        import requests
+
+        from airflow_provider_aep.emulator.pytest_plugin import AEPEmulatorHandle
+
+        self.handle = AEPEmulatorHandle(url)
+        self.url = url
+        self.session = requests.Session()
+        self.headers = self.handle.headers()
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        """One API call; raises on an error answer."""
+        resp = self.session.request(
+            method, self.url + path, json=body, params=params or None, headers=self.headers, timeout=60
+        )
+        if resp.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+    def base_connection(self, name: str) -> str:
+        """A Salesforce base connection."""
+        body = {
+            "name": name,
+            "auth": {
+                "specName": "Basic Authentication",
+                "params": {
+                    "environmentUrl": "https://acme.my.salesforce.com",
+                    "username": "u@acme.com",
+                    "password": "pw",
+                    "securityToken": "tok",
+                },
+            },
+            "connectionSpec": {"id": SALESFORCE_SPEC, "version": "1.0"},
+        }
+        return str(self.call("POST", f"{FS}/connections", body)["id"])
+
+    def source_connection_body(self, name: str, base: str, table: str, columns: list[Any]) -> dict[str, Any]:
+        """Body of a tabular Salesforce source connection."""
+        return {
+            "name": name,
+            "baseConnectionId": base,
+            "data": {"format": "tabular"},
+            "params": {"tableName": table, "columns": columns},
+            "connectionSpec": {"id": SALESFORCE_SPEC, "version": "1.0"},
+        }
+
+    def columns(self, base: str, table: str) -> list[Any]:
+        """Columns of a source table (``/explore``)."""
+        cols = self.call("GET", f"{FS}/connections/{base}/explore", objectType="table", object=table)
+        return list(cols["schema"]["columns"])
+
+    def once_flow(self, name: str, table: str = "Account") -> str:
+        """Base/source/target connections, schema, dataset, mapping and a ``once`` flow; the flow id."""
+        base = self.base_connection(f"{name}-base")
+        source = self.call(
+            "POST",
+            f"{FS}/sourceConnections",
+            self.source_connection_body(f"{name}-src", base, table, self.columns(base, table)),
+        )["id"]
+        schema = self.call(
+            "POST",
+            f"{SR}/tenant/schemas",
+            {
+                "type": "object",
+                "title": f"{name}-schema",
+                "description": "benchmark",
+                "allOf": [
+                    {"$ref": "https://ns.adobe.com/xdm/context/profile"},
+                    {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"},
+                ],
+            },
+        )["$id"]
+        dataset = self.call(
+            "POST",
+            f"{CAT}/dataSets",
+            {"name": f"{name}-ds", "schemaRef": {"id": schema, "contentType": XED_FULL}},
+        )[0].removeprefix("@/dataSets/")
+        target = self.call(
+            "POST",
+            f"{FS}/targetConnections",
+            {
+                "name": f"{name}-tgt",
+                "data": {"format": "parquet_xdm", "schema": {"id": schema, "version": XED_FULL}},
+                "params": {"dataSetId": dataset},
+                "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"},
+            },
+        )["id"]
+        mapping = self.call(
+            "POST",
+            f"{DP}/mappingSets",
+            {
+                "outputSchema": {"schemaRef": {"id": schema, "contentType": XED_FULL}},
+                "mappings": [
+                    {"sourceType": "ATTRIBUTE", "source": "Id", "destination": "_id"},
+                    {"sourceType": "ATTRIBUTE", "source": "Name", "destination": "person.name.fullName"},
+                ],
+            },
+        )["id"]
+        flow = self.call(
+            "POST",
+            f"{FS}/flows",
+            {
+                "name": f"{name}-flow",
+                "flowSpec": {"id": CRM_TO_AEP, "version": "1.0"},
+                "sourceConnectionIds": [source],
+                "targetConnectionIds": [target],
+                "transformations": [
+                    {
+                        "name": "Copy",
+                        "params": {
+                            "deltaColumn": {
+                                "name": "LastModifiedDate",
+                                "dateFormat": "yyyy-MM-dd HH:mm:ss",
+                                "timezone": "UTC",
+                            }
+                        },
+                    },
+                    {"name": "Mapping", "params": {"mappingId": mapping, "mappingVersion": "0"}},
+                ],
+                "scheduleParams": {"startTime": int(time.time()), "frequency": "once"},
+            },
+        )["id"]
+        return str(flow)
+
+    def create_run(self, flow_id: str, window_start: int, window_end: int) -> str:
+        """An on-demand run of a ``once`` flow for ``[window_start, window_end)``."""
+        params = {"startTime": int(time.time()), "windowStartTime": window_start, "windowEndTime": window_end}
+        return str(self.call("POST", f"{FS}/runs", {"flowId": flow_id, "params": params})["id"])
