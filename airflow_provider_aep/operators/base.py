@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_aep.exceptions import AEPError, AEPInputError, AEPResponseLostError
+from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX
 from airflow_provider_aep.validation import IF_EXISTS_CHOICES, check_enum, is_templated
 
 if TYPE_CHECKING:
@@ -30,9 +31,15 @@ if TYPE_CHECKING:
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
-#: XCom keys read by the extra links (links.py).
-XCOM_UI_ORG = "aep_ui_org"
-XCOM_UI_SANDBOX = "aep_ui_sandbox"
+__all__ = [
+    "XCOM_UI_ORG",
+    "XCOM_UI_SANDBOX",
+    "AEPBaseOperator",
+    "AEPCreateOperatorBase",
+    "AEPResourceConflictError",
+    "AEPResourceExistsError",
+    "Outcome",
+]
 
 
 class AEPResourceExistsError(AEPError):
