@@ -286,6 +286,10 @@ class AEPCreateDataflowOperator(AEPCreateOperatorBase):
     def execute(self, context: Context) -> str:
         """Create or reuse the dataflow and return its id."""
         v = self._validate()
+        if v["copy"] is not None and v["copy"]["deltaColumn"]["timezone"].upper() != "UTC":
+            self.log.warning(
+                "Table-based batch sources must run in UTC; delta_timezone=%r", self.delta_timezone
+            )
         self._check_against_spec(v)
         name = v["name"]
 
