@@ -4,6 +4,7 @@ short retry waits, a throwaway Airflow metadata DB for ``dag.test()`` and duplic
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
+CUSTOMER_SUCCESS_DAG = DAGS_FOLDER / "aep_customer_success_ingestion.py"
 FS = "/data/foundation/flowservice"
 SR = "/data/foundation/schemaregistry"
 
@@ -143,11 +145,15 @@ def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh SQLite metadata DB and AIRFLOW_HOME for ``dag.test()`` (restored afterwards)."""
     home = tmp_path_factory.mktemp("reliability_airflow_home")
+    # Only the DAG under test in the bundle: dag.test() re-parses the whole folder on every run.
+    dags = home / "dags"
+    dags.mkdir()
+    shutil.copy(CUSTOMER_SUCCESS_DAG, dags / CUSTOMER_SUCCESS_DAG.name)
     patch = pytest.MonkeyPatch()
     patch.setenv("AIRFLOW_HOME", str(home))
     patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
     patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
+    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(dags))
     patch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
     patch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
@@ -166,7 +172,7 @@ def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         settings.configure_orm()
 
 
-def load_dag(path: Path = DAGS_FOLDER / "aep_customer_success_ingestion.py") -> Any:
+def load_dag(path: Path = CUSTOMER_SUCCESS_DAG) -> Any:
     """A fresh copy of a DAG file's ``dag`` (tests may tweak its tasks without leaking)."""
     import importlib.util
 
@@ -198,3 +204,64 @@ def one_of_each() -> Callable[[AEP, tuple[str, ...]], None]:
         assert not wrong, f"expected exactly one of each {kinds}, got {counts}"
 
     return check
+
+
+# ------------------------------------------------------------------------------ dag.test()
+class DagRunResult:
+    """What a ``dag.test()`` run left behind: task states, XComs and rendered template fields."""
+
+    def __init__(self, dag_run: Any) -> None:
+        from airflow.models.renderedtifields import RenderedTaskInstanceFields
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        self.dag_run = dag_run
+        self.state = str(dag_run.state)
+        with create_session() as session:
+            tis = dag_run.get_task_instances(session=session)
+            self.states = {ti.task_id: str(ti.state) for ti in tis}
+            self.tries = {ti.task_id: ti.try_number for ti in tis}
+            rows = (
+                session.query(XComModel)
+                .filter(XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id)
+                .all()
+            )
+            self.xcoms = {(r.task_id, r.key): r.value for r in rows}
+            rendered = (
+                session.query(RenderedTaskInstanceFields)
+                .filter(
+                    RenderedTaskInstanceFields.dag_id == dag_run.dag_id,
+                    RenderedTaskInstanceFields.run_id == dag_run.run_id,
+                )
+                .all()
+            )
+            self.rendered = {r.task_id: r.rendered_fields for r in rendered}
+
+    def xcom(self, task_id: str, key: str = "return_value") -> Any:
+        value = self.xcoms.get((task_id, key))
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+
+def fast_sensor(dag: Any, poll: float = 0.3) -> Any:
+    """Make the DAG's flow-run sensor poll every ``poll`` s (the emulator's runs last 0.2 s)."""
+    for task in dag.tasks:
+        if task.task_type == "AEPFlowRunSensor":
+            task.poke_interval = poll
+    return dag
+
+
+@pytest.fixture
+def run_dag(airflow_db: Path) -> Callable[..., DagRunResult]:
+    """``dag.test()`` a DAG and collect its task states, XComs and rendered fields."""
+
+    def _run(dag: Any, **kwargs: Any) -> DagRunResult:
+        # The teardown tasks skip themselves unless params.teardown; not running them saves time.
+        kwargs.setdefault("mark_success_pattern", r"delete_.*")
+        return DagRunResult(dag.test(**kwargs))
+
+    return _run
