@@ -20,6 +20,15 @@ from airflow_provider_aep.runs_status import RunState, WaitTarget, aggregate_sta
 #: Exceptions tolerated while polling (after the hook's own retries), up to ``max_transient_errors``.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AEPRateLimitError, AEPServerError, AEPConnectionError)
 
+#: Hook retry policy inside the trigger: short, so a poll never holds one of the triggerer's shared
+#: worker threads for long (the trigger itself retries transient errors every ``poll_interval``,
+#: sleeping with ``asyncio.sleep``, which costs no thread).
+DEFAULT_TRIGGER_RETRY: dict[str, Any] = {
+    "max_attempts": 2,
+    "max_wait_seconds": 5.0,
+    "max_total_seconds": 10.0,
+}
+
 #: Statuses an event can carry. Terminal run outcomes, plus ``timeout`` and ``error``.
 EVENT_STATUSES = frozenset({"success", "partial_success", "failed", "cancelled", "timeout", "error"})
 
@@ -46,7 +55,7 @@ class AEPFlowRunTrigger(BaseTrigger):
     :param max_transient_errors: consecutive 429/5xx/connection failures (each already retried by
         the hook) tolerated before an ``error`` event.
     :param retry_policy: keyword arguments for the hook's ``RetryPolicy`` (JSON-safe), or ``None``
-        for the hook's default.
+        for :data:`DEFAULT_TRIGGER_RETRY` (short in-thread retries; the trigger loop does the rest).
 
     Event payload: ``{"status": success|partial_success|failed|cancelled|timeout|error,
     "target": {...}, "runs": [RunState dicts], "message": str, "reason": str|None}``.
@@ -116,7 +125,7 @@ class AEPFlowRunTrigger(BaseTrigger):
     def _make_hook(self) -> Any:
         from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
 
-        policy = RetryPolicy(**self.retry_policy) if self.retry_policy else None
+        policy = RetryPolicy(**(self.retry_policy or DEFAULT_TRIGGER_RETRY))
         hook = AdobeExperiencePlatformHook(
             aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name, retry_policy=policy
         )

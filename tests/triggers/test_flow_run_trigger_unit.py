@@ -209,3 +209,17 @@ def test_recreated_trigger_continues_the_clock(monkeypatch):
     events = asyncio.run(collect(AEPFlowRunTrigger(**kwargs)))
     assert events[0]["status"] == "timeout"
     assert time.time() - start < 0.3  # not a fresh 0.4 s
+
+
+@pytest.mark.parametrize(
+    ("policy", "attempts"),
+    [(None, 2), ({"max_attempts": 1}, 1), ({"max_attempts": 4, "max_total_seconds": 30.0}, 4)],
+)
+def test_hook_retry_policy_in_the_trigger_is_short_by_default(monkeypatch, policy, attempts):
+    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+
+    monkeypatch.setattr(AdobeExperiencePlatformHook, "get_access_token", lambda self: "tok")
+    hook = AEPFlowRunTrigger(run_id=RUN, retry_policy=policy)._make_hook()
+    assert hook.retry_policy.max_attempts == attempts
+    if policy is None:  # a poll never holds a shared worker thread for long
+        assert hook.retry_policy.max_total_seconds <= 10
