@@ -46,7 +46,6 @@ def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
     patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
-    patch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
     from airflow import settings
     from airflow.utils import db
