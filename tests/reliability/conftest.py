@@ -265,3 +265,11 @@ def run_dag(airflow_db: Path) -> Callable[..., DagRunResult]:
         return DagRunResult(dag.test(**kwargs))
 
     return _run
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report how many places and texts the secret scans covered."""
+    from tests.reliability.scan import summary_lines
+
+    for line in summary_lines():
+        terminalreporter.write_line(line)

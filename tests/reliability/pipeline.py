@@ -123,8 +123,11 @@ class Pipeline:
         self.ids[task_id] = value
         return value
 
-    def run(self) -> dict[str, Any]:
-        """All steps in the DAG's dependency order; raises the first step's failure."""
+    def run(self, wait: bool = True) -> dict[str, Any]:
+        """All steps in the DAG's dependency order; raises the first step's failure.
+
+        ``wait=False`` stops after the dataflow is created (before the run / the wait).
+        """
         from airflow_provider_aep.operators.connections import (
             AEPCreateBaseConnectionOperator,
             AEPCreateDatasetBaseConnectionOperator,
@@ -238,6 +241,8 @@ class Pipeline:
             backfill=None if on_demand else True,
             start_time=None,
         )
+        if not wait:
+            return self.ids
         if on_demand:
             self._run(
                 AEPRunFlowOperator,
