@@ -1059,6 +1059,7 @@ async def create_flow_run(request: Request) -> JSONResponse:
         delta_column=delta_name or flow_delta,
         scheduled=False,
         client_id=c.client_id,
+        params=params,
     )
     return JSONResponse(
         {"id": run["id"], "etag": run["etag"]},

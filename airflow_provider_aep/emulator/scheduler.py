@@ -60,8 +60,13 @@ def create_run(
     delta_column: str | None,
     scheduled: bool,
     client_id: str,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Create an ``inProgress`` run of ``flow`` starting at emulated ``started_at``."""
+    """Create an ``inProgress`` run of ``flow`` starting at emulated ``started_at``.
+
+    ``params`` are an on-demand run's request params; AEP echoes them on the run from its creation,
+    which is how a client finds an in-progress run by its window.
+    """
     run_id = new_id()
     started_ms = int(started_at * 1000)
     now_ms = state.clock.now_ms()
@@ -90,6 +95,8 @@ def create_run(
         "activities": [],
         "state": "inProgress",
     }
+    if params is not None:
+        run["params"] = dict(params)
     sb.runs[run_id] = run
     sb.run_runtime[run_id] = RunRuntime(
         run_id=run_id,

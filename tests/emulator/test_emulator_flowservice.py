@@ -509,7 +509,11 @@ def test_on_demand_runs(api: Api, world: dict[str, str]) -> None:
     }
     r = api.post(f"{FS}/runs", {"flowId": fid, "params": params})
     assert r.status_code == 201 and set(r.json()) == {"id", "etag"}
+    # The run echoes its params from creation on, so an in-progress run is found by its window.
+    in_progress = api.get(f"{FS}/runs/{r.json()['id']}").json()["items"][0]
+    assert in_progress["params"]["windowStartTime"] == "1767225600"
     runs = _wait_done(api, fid)
+    assert runs[0]["params"]["windowEndTime"] == "1767312000"
     assert runs[0]["metrics"]["recordSummary"]["outputRecordCount"] == 4
     scheduled = api.flow(world, name="sched")
     r = api.post(f"{FS}/runs", {"flowId": scheduled, "params": params})
