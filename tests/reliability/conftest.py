@@ -126,14 +126,21 @@ def aep(aep_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[AEP]:
 
 @pytest.fixture
 def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the hook asks for between attempts (they still happen, for real)."""
+    """Every wait a task's hook asks for between attempts (they still happen, for real).
+
+    Only waits on the main thread (the operators) are recorded: the trigger's hook runs in a
+    worker thread with its own, deliberately short, retry policy.
+    """
+    import threading
+
     from airflow_provider_aep.hooks import _retry
 
     waits: list[float] = []
     real_sleep = _retry.sleep
 
     def recording_sleep(seconds: float) -> None:
-        waits.append(seconds)
+        if threading.current_thread() is threading.main_thread():
+            waits.append(seconds)
         real_sleep(seconds)
 
     monkeypatch.setattr(_retry, "sleep", recording_sleep)

@@ -315,3 +315,12 @@ def test_demo_report_leaks_no_secret() -> None:
     logs = sorted((REPO / ".airflow" / "logs").glob("demo-*.log"))
     assert logs, "the demo wrote no log file"
     scan("aep-demo log file", logs[-1].read_text(errors="replace"), secrets)
+
+
+@pytest.mark.parametrize("secret", [*SECRETS])
+def test_scan_catches_each_secret(secret: str) -> None:
+    """Positive control: the scanner finds every secret, bare or inside JSON."""
+    with pytest.raises(AssertionError, match="found in"):
+        scan("control", f"prefix {secret} suffix", SECRETS)
+    with pytest.raises(AssertionError, match="found in"):
+        scan("control", {"nested": [secret]}, SECRETS)
