@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -447,6 +448,18 @@ def report(run: dict[str, Any], client: EmulatorClient | None, out: Any) -> bool
     return ok
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout): .+")
+
+
+def failure_summary(log_path: Path, limit: int = 10) -> str:
+    """The exceptions raised by failed tasks (the last line of each traceback), else the log's tail."""
+    lines = log_path.read_text(errors="replace").splitlines()
+    errors = list(dict.fromkeys(line.strip() for line in lines if _EXCEPTION_LINE.match(line.strip())))
+    if errors:
+        return "Errors:\n" + "\n".join(f"  {line}" for line in errors[:limit])
+    return "Last lines of the log:\n" + "\n".join(f"  {line}" for line in lines[-15:])
+
+
 # ------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
@@ -480,11 +493,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = find_project_root()
         home = (args.airflow_home or root / ".airflow").resolve()
-        env = airflow_env(root, home)
-        ensure_database(home, env, out)
         dags = sorted(p.stem for p in (root / "dags").glob("*.py") if not p.name.startswith("_"))
         if args.dag_id not in dags:
             raise DemoError(f"unknown DAG {args.dag_id!r}; choose one of: {', '.join(dags)}")
+        env = airflow_env(root, home)
+        ensure_database(home, env, out)
 
         emulator = Emulator(home / "logs" / "aep-emulator.log", run_duration=args.run_duration)
         emulator.start()
@@ -508,9 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         print(f"\nDemo {'succeeded' if ok else 'FAILED'} in {elapsed:.0f}s. Full log: {log_path}", file=out)
         if not ok and not args.verbose:
-            print("Last lines of the log:", file=out)
-            lines = log_path.read_text(errors="replace").splitlines()[-30:]
-            print("\n".join("  " + line for line in lines), file=out)
+            print(failure_summary(log_path), file=out)
         return 0 if ok else 1
     except KeyboardInterrupt:
         print("\nInterrupted; stopping the emulator.", file=sys.stderr)
