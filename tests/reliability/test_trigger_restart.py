@@ -154,3 +154,32 @@ def test_run_operator_trigger_recreated_after_restart_waits_for_same_run(aep: AE
     assert operator.execute_complete(context, event=event.payload) == run_id
     posts = [r for r in aep.requests() if r["method"] == "POST" and r["path"].endswith("/flowservice/runs")]
     assert len(posts) == 1 and _runs(aep) == 1
+
+
+def test_run_operator_retry_while_run_in_progress_reuses_it(aep: AEP) -> None:
+    """The task is retried (worker lost, triggerer down) while its run is still in progress: the
+    retry waits for the same run; no second ``POST /runs``, every row ingested once."""
+    from airflow_provider_aep.operators.runs import AEPRunFlowOperator
+
+    aep.set_config(run_duration_seconds=1.0)
+    pipeline = Pipeline(prefix="retry run", variant="on_demand")
+    flow_id = pipeline.run(wait=False)["create_dataflow"]
+
+    def operator() -> AEPRunFlowOperator:
+        return AEPRunFlowOperator(
+            task_id="run", flow_id=flow_id, window_start=WINDOW_START, window_end=WINDOW_END,
+            deferrable=True, poll_interval=0.2, timeout=60,
+        )  # fmt: skip
+
+    first = _defer(operator(), _context()).trigger.serialize()
+    retry_context = _context()
+    retry = _defer(operator(), retry_context).trigger.serialize()
+    assert retry[1]["run_id"] == first[1]["run_id"], "the retry started a second run for the same window"
+
+    event = asyncio.run(_run_for(_revive(retry), 20))
+    assert event is not None and event.payload["status"] == "success", event
+    assert operator().execute_complete(retry_context, event=event.payload) == first[1]["run_id"]
+    assert _runs(aep) == 1
+    assert pipeline.dataset_id
+    records = aep.records(pipeline.dataset_id)
+    assert len(records) == 28 and len({r["_id"] for r in records}) == 28
