@@ -80,8 +80,8 @@ with DAG(
     catchup=False,
     tags=["aep", "example", "salesforce"],
     doc_md=__doc__,
-    # Templates render to Python objects: data_interval_start stays a datetime (or None for a
-    # manual run, which the dataflow operator reads as "now").
+    # Templates render to Python objects: dag_run.data_interval_start stays a datetime (None for a
+    # run triggered without a logical date, which the dataflow operator reads as "now").
     render_template_as_native_obj=True,
     default_args={"aep_conn_id": AEP_CONN_ID, "sandbox_name": SANDBOX_NAME, "retries": 0},
     params={
