@@ -74,13 +74,31 @@ def parse_error_body(body: Any) -> tuple[str | None, str | None, str | None, str
 
 
 def scrub(text: str | None, secrets: Iterable[str | None]) -> str | None:
-    """Replace every occurrence of a secret (length >= 4) in ``text`` by ``***``."""
+    """Replace secrets in ``text`` by ``***``.
+
+    Two layers: the hook's own secrets (client secret, tokens; length >= 4), and every value
+    registered with Airflow's secrets masker, which is where operators register source-system
+    credentials (passwords, security tokens, client secrets) before sending them. AEP sometimes
+    echoes request values in its error messages, so both must be applied before an exception is built.
+    """
     if not text:
         return text
     for secret in secrets:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, "***")
-    return text
+    return _redact_registered(text)
+
+
+def _redact_registered(text: str) -> str:
+    try:
+        from airflow.sdk.log import redact
+    except ImportError:  # pragma: no cover - Airflow without the task SDK's masker
+        return text
+    try:
+        redacted = redact(text)
+    except Exception:  # the masker must never turn an error report into a crash
+        return text
+    return redacted if isinstance(redacted, str) else text
 
 
 def error_from_response(

@@ -211,3 +211,18 @@ def test_safe_path(value, expected):
 def test_scrub():
     assert scrub("a SECRET b", ["SECRET", None, "x"]) == "a *** b"
     assert scrub(None, ["SECRET"]) is None
+
+
+def test_source_secrets_registered_with_the_masker_are_scrubbed(hook, ims, requests_mock):
+    """AEP may echo a source password in its error; operators register it with the masker first."""
+    from airflow.sdk.log import mask_secret
+
+    source_password = "sf-PASSWORD-4c6e1"
+    mask_secret(source_password)
+    echoed = f"auth.params.password [{source_password}] rejected"
+    requests_mock.post(f"{FS}/connections", status_code=400, json={"title": "Invalid", "detail": echoed})
+    with pytest.raises(AEPBadRequestError) as info:
+        hook.create_base_connection({"name": "n", "auth": {"params": {"password": source_password}}})
+    assert source_password not in str(info.value)
+    assert source_password not in repr(info.value.args)
+    assert "***" in str(info.value)
