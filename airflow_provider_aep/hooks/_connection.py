@@ -177,3 +177,24 @@ def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSet
         client_secret=client_secret,
         access_token=access_token or None,
     )
+
+
+def fetch_airflow_connection(conn_id: str, field: str, kind: str) -> Connection:
+    """Fetch an Airflow connection, turning "not defined" into an error that says how to fix it.
+
+    :param conn_id: the Airflow connection id.
+    :param field: the operator/hook parameter that named it (``aep_conn_id``, ``source_conn_id``).
+    :param kind: what the connection should hold, for the message.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise AEPInputError(
+            field,
+            f"no Airflow connection named {conn_id!r}.",
+            f"create it ({kind}) in the Airflow UI or CLI, or set the environment variable "
+            f"AIRFLOW_CONN_{conn_id.upper()}.",
+        ) from None

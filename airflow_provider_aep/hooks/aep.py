@@ -27,6 +27,7 @@ from airflow_provider_aep.hooks import _auth, _retry
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS
 from airflow_provider_aep.hooks._connection import (
     AEPConnectionSettings,
+    fetch_airflow_connection,
     quote_property_value,
     settings_from_connection,
 )
@@ -134,7 +135,9 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
     @cached_property
     def connection(self) -> Connection:
         """The Airflow connection, fetched on first use."""
-        return self.get_connection(self.aep_conn_id)
+        return fetch_airflow_connection(
+            self.aep_conn_id, "aep_conn_id", "type adobe_experience_platform, see the README"
+        )
 
     @cached_property
     def conn_settings(self) -> AEPConnectionSettings:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPInputError
+from airflow_provider_aep.hooks._connection import fetch_airflow_connection
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs, first_problem
 from airflow_provider_aep.validation import (
     DATA_LAKE_CONNECTION_SPEC_ID,
@@ -141,9 +142,9 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
 
     def _auth(self, auth_spec_name: str | None) -> dict[str, Any]:
         """Build ``auth`` from the source connection (secrets masked before anything is logged)."""
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(self.source_conn_id)
+        conn = fetch_airflow_connection(
+            self.source_conn_id, "source_conn_id", "with the source system's credentials"
+        )
         extra = conn.extra_dejson or {}
         _mask(conn.password)
         for key in ("security_token", "client_secret"):

@@ -539,6 +539,16 @@ CASES: list[Case] = [
     conn_case("conn-no-secret-no-token", "password (client secret)", password=None),
     conn_case("conn-timeout-not-a-number", "extra.request_timeout", request_timeout="fast"),
     conn_case("conn-retry-extra-not-a-number", "retry_max_attempts", retry_max_attempts="many"),
+    Case(
+        "conn-aep-missing", AEPGetFlowSpecOperator, {**SPEC, "aep_conn_id": "aep_missing"}, {}, "aep_conn_id"
+    ),
+    Case(
+        "conn-source-missing",
+        AEPCreateBaseConnectionOperator,
+        {**BASE, "source_conn_id": "no_such_source"},
+        {},
+        "source_conn_id",
+    ),
 ]
 
 
