@@ -245,6 +245,9 @@ def column_names(field: str, columns: Any) -> list[str]:
     return [c["name"] for c in normalize_columns(field, columns)]
 
 
+_YEAR_3000 = 32_503_680_000  # 3000-01-01T00:00:00Z in epoch seconds
+
+
 def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> int:
     """Convert a start time to epoch **seconds**.
 
@@ -284,11 +287,12 @@ def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> 
         raise AEPInputError(
             field, f"must be a time, got {_show(value)}.", "Pass a datetime, epoch seconds or ISO string."
         )
-    if seconds > 100_000_000_000:
+    if seconds > _YEAR_3000:
         raise AEPInputError(
             field,
-            f"{seconds} looks like epoch milliseconds; scheduleParams.startTime is epoch seconds.",
-            "Divide by 1000.",
+            f"{seconds} is after the year 3000: it looks like epoch milliseconds, and "
+            "scheduleParams.startTime is epoch seconds.",
+            "Divide by 1000 (or pass a datetime).",
         )
     if seconds < 0:
         raise AEPInputError(field, f"{seconds} is negative.", "Pass a time after 1970.")

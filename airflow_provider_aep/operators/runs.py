@@ -154,11 +154,21 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         flow_id = validate_uuid("flow_id", self.flow_id)
         self._check_partial_success_mode()
         if self.delta_column is not None and not (isinstance(self.delta_column, str) and self.delta_column):
-            raise AEPInputError("delta_column", "must be a non-empty column name or None.", None)
+            raise AEPInputError(
+                "delta_column",
+                "must be a non-empty column name or None.",
+                "Pass the source column name, or leave it unset to use the flow's Copy deltaColumn.",
+            )
         if self.poll_interval <= 0:
-            raise AEPInputError("poll_interval", "must be positive.", None)
+            raise AEPInputError(
+                "poll_interval", f"must be positive, got {self.poll_interval!r}.", "Use seconds, e.g. 30."
+            )
         if self.timeout is not None and self.timeout <= 0:
-            raise AEPInputError("timeout", "must be positive or None.", None)
+            raise AEPInputError(
+                "timeout",
+                f"must be positive or None, got {self.timeout!r}.",
+                "Use seconds (e.g. 3600), or None to wait until execution_timeout.",
+            )
         start, end = self._window(context)
         return flow_id, start, end
 

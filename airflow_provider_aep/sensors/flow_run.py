@@ -82,6 +82,9 @@ def validate_uuid(field: str, value: Any) -> str:
     return value.strip()
 
 
+_YEAR_3000 = 32_503_680_000
+
+
 def epoch_from(field: str, value: Any) -> float | None:
     """Epoch seconds from a tz-aware datetime, an ISO-8601 string with offset, or epoch s/ms.
 
@@ -101,13 +104,30 @@ def epoch_from(field: str, value: Any) -> float | None:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise AEPInputError(field, f"{value!r} is not an ISO-8601 date-time.", None) from None
+            raise AEPInputError(
+                field,
+                f"{value!r} is not an ISO-8601 date-time.",
+                "Pass a timezone-aware datetime, epoch seconds or a string such as 2026-01-01T00:00:00Z.",
+            ) from None
         if parsed.tzinfo is None:
             raise AEPInputError(field, f"{value!r} has no UTC offset.", "Append 'Z' or '+00:00'.")
         return parsed.timestamp()
-    result = to_epoch_seconds(value)
+    try:
+        result = to_epoch_seconds(value)
+    except (ValueError, OverflowError):
+        result = None
     if result is None:
-        raise AEPInputError(field, f"{value!r} is not a date-time or epoch time.", None)
+        raise AEPInputError(
+            field,
+            f"{value!r} is not a date-time or epoch time.",
+            "Pass a timezone-aware datetime, epoch seconds or an ISO-8601 string with an offset.",
+        )
+    if result > _YEAR_3000:
+        raise AEPInputError(
+            field,
+            f"{value!r} is after the year 3000, so it is not epoch seconds or milliseconds.",
+            "Pass epoch seconds (10 digits) or a datetime; divide microseconds by 1,000,000.",
+        )
     return result
 
 
@@ -149,7 +169,9 @@ class FlowRunWaitMixin:
     def _check_partial_success_mode(self) -> None:
         if self.partial_success not in PARTIAL_SUCCESS_MODES:
             raise AEPInputError(
-                "partial_success", f"{self.partial_success!r} is not one of {PARTIAL_SUCCESS_MODES}.", None
+                "partial_success",
+                f"{self.partial_success!r} is not one of {PARTIAL_SUCCESS_MODES}.",
+                "Use 'warn' (succeed with a warning), 'succeed' or 'fail'.",
             )
 
     def poll_runs(self, hook: AdobeExperiencePlatformHook, target: WaitTarget) -> list[RunState] | None:
@@ -388,7 +410,11 @@ class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
                 "Pass window_start and window_end, run_id or started_after.",
             )
         if not start < end:
-            raise AEPInputError("window_start", "must be earlier than window_end.", None)
+            raise AEPInputError(
+                "window_start",
+                f"must be earlier than window_end ({start} >= {end}).",
+                "Swap the two values, or pass run_id or started_after instead of a window.",
+            )
         return WaitTarget(flow_id=flow_id, window_start=start, window_end=end)
 
     @property

@@ -473,6 +473,46 @@ CASES: list[Case] = [
         "window_start",
     ),
     # ---------------------------------------------------------------- sensor
+    Case(
+        "sensor-partial-success-enum",
+        AEPFlowRunSensor,
+        SENSOR,
+        {"partial_success": "ignore"},
+        "partial_success",
+    ),
+    Case(
+        "sensor-window-reversed",
+        AEPFlowRunSensor,
+        SENSOR,
+        {"window_start": UTC_END, "window_end": UTC_START},
+        "window_start",
+    ),
+    Case(
+        "sensor-started-after-word",
+        AEPFlowRunSensor,
+        {"flow_id": UUID_A},
+        {"started_after": "yesterday"},
+        "started_after",
+    ),
+    Case(
+        "sensor-started-after-microseconds",
+        AEPFlowRunSensor,
+        {"flow_id": UUID_A},
+        {"started_after": 1767225600000000},
+        "started_after",
+    ),
+    Case(
+        "run-partial-success-enum", AEPRunFlowOperator, RUN, {"partial_success": "ignore"}, "partial_success"
+    ),
+    Case("run-poll-interval-zero", AEPRunFlowOperator, RUN, {"poll_interval": 0}, "poll_interval"),
+    Case("run-timeout-negative", AEPRunFlowOperator, RUN, {"timeout": -1}, "timeout"),
+    Case(
+        "flow-start-time-year-3001",
+        AEPCreateDataflowOperator,
+        FLOW,
+        {"start_time": 32535216000},
+        "start_time",
+    ),
     Case("sensor-flow-id-not-uuid", AEPFlowRunSensor, SENSOR, {"flow_id": "flow-1"}, "flow_id"),
     Case("sensor-run-id-not-uuid", AEPFlowRunSensor, SENSOR, {"run_id": "run-1"}, "run_id"),
     Case(
