@@ -168,6 +168,45 @@ def check_enum(field: str, value: Any, choices: Sequence[str]) -> str:
     return str(value)
 
 
+def check_date_format(field: str, value: Any) -> str:
+    """A Java ``DateTimeFormatter`` pattern for the delta column, as AEP's Copy transformation reads it.
+
+    Catches the tutorials' ``YYYY-MM-DD`` (week-based year and day-of-year, which silently picks the
+    wrong rows around new year) and patterns without a year, month and day.
+    """
+    text = require_str(field, value, "a date format such as yyyy-MM-dd HH:mm:ss")
+    if "YYYY" in text or "DD" in text:
+        raise AEPInputError(
+            field,
+            f"{text!r} uses 'YYYY' (week-based year) or 'DD' (day of year).",
+            "Use 'yyyy' and 'dd', e.g. 'yyyy-MM-dd HH:mm:ss' (OData: \"yyyy-MM-dd'T'HH:mm:ss'Z'\").",
+        )
+    if not all(part in text for part in ("yy", "MM", "dd")):
+        raise AEPInputError(
+            field,
+            f"{text!r} lacks a year (yy), month (MM) or day (dd).",
+            "Use a full date-time pattern such as 'yyyy-MM-dd HH:mm:ss'.",
+        )
+    return text
+
+
+def check_tags(field: str, value: Any) -> dict[str, list[str]] | None:
+    """Catalog tags: ``{name: [values]}`` with string names and values (``None`` for no tags)."""
+    if value is None or value == {}:
+        return None
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and k and isinstance(v, list) and all(isinstance(i, str) for i in v)
+        for k, v in value.items()
+    )
+    if not ok:
+        raise AEPInputError(
+            field,
+            f"must map tag names to lists of strings, got {_show(value)}.",
+            'Pass e.g. {"team": ["crm"]} (unifiedProfile/unifiedIdentity are reserved by AEP).',
+        )
+    return value
+
+
 def check_xdm_path(field: str, path: Any) -> str:
     """Syntax of an XDM destination path (dot-separated identifiers, optional ``[n]``)."""
     text = require_str(field, path, "an XDM path such as person.name.firstName")

@@ -7,6 +7,7 @@ IMS token cache (``_auth``), retries (``_retry``), pagination (``_pagination``) 
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ __all__ = [
     "quote_property_value",
 ]
 
+_SANDBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,255}$")
 IMS_TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path, not a secret)
 JSON = "application/json"
 
@@ -352,8 +354,12 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         if not isinstance(path, str) or not path.startswith("/"):
             raise AEPInputError("path", f"must start with '/', got {path!r}.", "pass e.g. '/flows'.")
         sandbox = sandbox_name if sandbox_name is not None else self.sandbox_name
-        if not isinstance(sandbox, str) or not sandbox.strip():
-            raise AEPInputError("sandbox_name", "must be a non-empty string.", "pass e.g. 'prod'.")
+        if not isinstance(sandbox, str) or not _SANDBOX_NAME.match(sandbox):
+            raise AEPInputError(
+                "sandbox_name",
+                f"{sandbox!r} is not an AEP sandbox name (lowercase letters, digits and hyphens).",
+                "Use the sandbox's technical name as shown in the AEP UI, e.g. 'prod' or 'dev-2'.",
+            )
         settings = self.conn_settings
         url = settings.gateway_url + base + path
         error_path = base + safe_path(path)

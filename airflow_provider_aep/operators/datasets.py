@@ -11,6 +11,7 @@ from airflow_provider_aep.validation import (
     XED_FULL_NOTEXT_V1,
     check_name,
     check_schema_id,
+    check_tags,
     is_schema_alt_id,
 )
 
@@ -61,6 +62,7 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
         """Create or reuse the dataset and return its id."""
         name = check_name("name", self.name)
         schema_id = check_schema_id("schema_id", self.schema_id)
+        tags = check_tags("tags", self.tags)
         if is_schema_alt_id(schema_id):
             schema_id = self.hook.get_schema(schema_id)["$id"]
 
@@ -71,8 +73,8 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
             }
             if self.description:
                 body["description"] = self.description
-            if self.tags:
-                body["tags"] = self.tags
+            if tags:
+                body["tags"] = tags
             return {"id": self.hook.create_dataset(body)}
 
         outcome = self.ensure(

@@ -16,6 +16,7 @@ from airflow_provider_aep.operators.base import (
 )
 from airflow_provider_aep.validation import (
     build_schedule,
+    check_date_format,
     check_mapping_id,
     check_mapping_version,
     check_name,
@@ -208,7 +209,7 @@ class AEPCreateDataflowOperator(AEPCreateOperatorBase):
             copy = {
                 "deltaColumn": {
                     "name": require_str("delta_column", self.delta_column, "a column name"),
-                    "dateFormat": require_str("delta_date_format", self.delta_date_format, "a date format"),
+                    "dateFormat": check_date_format("delta_date_format", self.delta_date_format),
                     "timezone": require_str("delta_timezone", self.delta_timezone, "a timezone such as UTC"),
                 }
             }

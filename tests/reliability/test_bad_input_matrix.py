@@ -513,6 +513,15 @@ CASES: list[Case] = [
         {"start_time": 32535216000},
         "start_time",
     ),
+    Case("any-sandbox-uppercase", AEPGetFlowSpecOperator, SPEC, {"sandbox_name": "Prod"}, "sandbox_name"),
+    Case("dataset-tags-string", AEPCreateDatasetOperator, DS, {"tags": "unifiedProfile"}, "tags"),
+    Case(
+        "flow-date-format-seed",
+        AEPCreateDataflowOperator,
+        FLOW,
+        {"delta_date_format": "YYYY-MM-DD"},
+        "delta_date_format",
+    ),
     Case("sensor-flow-id-not-uuid", AEPFlowRunSensor, SENSOR, {"flow_id": "flow-1"}, "flow_id"),
     Case("sensor-run-id-not-uuid", AEPFlowRunSensor, SENSOR, {"run_id": "run-1"}, "run_id"),
     Case(
