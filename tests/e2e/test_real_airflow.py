@@ -7,8 +7,8 @@ REST API (v2, Simple auth manager with ``simple_auth_manager_all_admins``), and 
 the run to succeed while watching the flow-run sensor go through the ``deferred`` state, i.e. it
 was resumed by the real triggerer process.
 
-This is the only slow test (about a minute and a half on two cores). Run it alone with
-``pytest -m e2e``; leave it out with ``pytest -m "not e2e"``.
+This is the only slow test (one to three minutes on two cores, most of it Airflow starting up).
+Run it alone with ``pytest -m e2e``; leave it out with ``pytest -m "not e2e"``.
 """
 
 from __future__ import annotations
