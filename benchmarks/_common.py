@@ -458,3 +458,16 @@ class EmulatorAPI:
         """An on-demand run of a ``once`` flow for ``[window_start, window_end)``."""
         params = {"startTime": int(time.time()), "windowStartTime": window_start, "windowEndTime": window_end}
         return str(self.call("POST", f"{FS}/runs", {"flowId": flow_id, "params": params})["id"])
+
+
+def quiet_airflow_logs(level: str = "WARNING") -> None:
+    """Configure Airflow's (structlog) logging at ``level`` for this process.
+
+    Outside the task runner nothing configures it, and structlog's default prints every INFO line
+    (one per trigger poll, one per 429 retry...), which would flood the benchmark's output.
+    """
+    try:
+        from airflow.sdk.log import configure_logging
+    except ImportError:
+        return
+    configure_logging(log_level=level, output=sys.stderr)

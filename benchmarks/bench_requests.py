@@ -36,6 +36,7 @@ from _common import (
     missing_file,
     missing_module,
     not_available,
+    quiet_airflow_logs,
     request_kinds,
 )
 
@@ -85,6 +86,7 @@ def run(mode: str) -> list[Result]:
     ):
         handle = server.handle()
         _setup_airflow(home, handle.connection_json())
+        quiet_airflow_logs("WARNING")
         from airflow.dag_processing.dagbag import DagBag
         from airflow.utils import db
 
