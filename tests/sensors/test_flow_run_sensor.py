@@ -235,6 +235,9 @@ def test_no_window_and_no_interval_is_an_input_error(aep_emulator, monkeypatch):
     ],
 )
 def test_deferrable_outcomes(emu, flow, fault, mode, expect):
+    # Long enough that the run is still in progress when the sensor first looks, even on a
+    # loaded machine (the sensor rightly does not defer for a run that already finished).
+    emu.set_config(run_duration_seconds=1.5)
     if fault:
         emu.set_faults(force_run_status=fault)
     run_id = flow.api.create_run(flow.flow_id, WINDOW)
