@@ -14,9 +14,9 @@ waits, deferred in the triggerer, for its first run (the initial backfill) to fi
 
 Setting the ``teardown`` param deletes what the run created (mapping sets have no DELETE in AEP).
 
-Settings come from ``params`` (override them when triggering); the AEP connection id and sandbox
-are the ``AEP_CONN_ID`` / ``SANDBOX_NAME`` constants below:
+Settings come from ``params`` (override them when triggering):
 
+* ``aep_conn_id`` / ``sandbox_name``: the AEP connection and sandbox (None: the connection's).
 * ``source_conn_id``: the Salesforce connection (host = environment URL; login/password = OAuth2
   client id/secret, or username/password with ``{"auth_type": "basic", "security_token": ...}``).
 * ``table_name``: the Salesforce object (the mapping below is for ``Account``).
@@ -43,11 +43,6 @@ from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
 from airflow_provider_aep.operators.schemas import AEPCreateSchemaOperator
 from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
 
-#: The AEP connection (type ``adobe_experience_platform``) and sandbox (None: the connection's
-#: ``sandbox_name`` extra). Module constants rather than params: the flow-run sensor reads them
-#: untemplated, and every task of one run must talk to the same sandbox.
-AEP_CONN_ID = "aep_default"
-SANDBOX_NAME: str | None = None
 SALESFORCE_SERVICE_CLOUD_SPEC_ID = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
 PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
 FIELD_GROUPS = [
@@ -64,6 +59,22 @@ ACCOUNT_MAPPING = {
 #: Runs of a flow start at its scheduled start time or later, so "the first run started after the
 #: epoch" is the flow's first run, also when the flow is reused by a later DAG run.
 FLOW_FIRST_RUN = "1970-01-01T00:00:00Z"
+
+#: Every task of a run talks to the same AEP connection and sandbox, taken from the run's params.
+#: A create step whose POST failed without committing is retried by Airflow; the retry finds
+#: nothing by name (or the committed resource) and finishes without a duplicate.
+DEFAULT_ARGS = {
+    "aep_conn_id": "{{ params.aep_conn_id }}",
+    "sandbox_name": "{{ params.sandbox_name }}",
+    "retries": 2,
+    "retry_delay": datetime.timedelta(seconds=20),
+}
+AEP_PARAMS = {
+    "aep_conn_id": Param("aep_default", type="string", description="AEP connection id"),
+    "sandbox_name": Param(
+        None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
+    ),
+}
 
 
 def skip_unless_teardown(context: Any) -> None:
@@ -83,8 +94,9 @@ with DAG(
     # Templates render to Python objects: dag_run.data_interval_start stays a datetime (None for a
     # run triggered without a logical date, which the dataflow operator reads as "now").
     render_template_as_native_obj=True,
-    default_args={"aep_conn_id": AEP_CONN_ID, "sandbox_name": SANDBOX_NAME, "retries": 0},
+    default_args=DEFAULT_ARGS,
     params={
+        **AEP_PARAMS,
         "source_conn_id": Param(
             "salesforce_service_cloud_default", type="string", description="Salesforce connection id"
         ),

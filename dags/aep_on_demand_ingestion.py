@@ -41,9 +41,6 @@ from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
 from airflow_provider_aep.operators.schemas import AEPCreateSchemaOperator
 
-#: The AEP connection (type ``adobe_experience_platform``) and sandbox (None: the connection's).
-AEP_CONN_ID = "aep_default"
-SANDBOX_NAME: str | None = None
 SALESFORCE_SERVICE_CLOUD_SPEC_ID = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
 PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
 FIELD_GROUPS = [
@@ -58,6 +55,22 @@ CONTACT_MAPPING = {
     "Email": "personalEmail.address",
     "Phone": "mobilePhone.number",
     "CreatedDate": "_repo.createDate",
+}
+
+#: Every task of a run talks to the same AEP connection and sandbox, taken from the run's params.
+#: A create step whose POST failed without committing is retried by Airflow; the retry finds
+#: nothing by name (or the committed resource) and finishes without a duplicate.
+DEFAULT_ARGS = {
+    "aep_conn_id": "{{ params.aep_conn_id }}",
+    "sandbox_name": "{{ params.sandbox_name }}",
+    "retries": 2,
+    "retry_delay": datetime.timedelta(seconds=20),
+}
+AEP_PARAMS = {
+    "aep_conn_id": Param("aep_default", type="string", description="AEP connection id"),
+    "sandbox_name": Param(
+        None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
+    ),
 }
 
 
@@ -79,13 +92,9 @@ with DAG(
     tags=["aep", "example", "salesforce", "on-demand"],
     doc_md=__doc__,
     render_template_as_native_obj=True,
-    default_args={
-        "aep_conn_id": AEP_CONN_ID,
-        "sandbox_name": SANDBOX_NAME,
-        "retries": 1,
-        "retry_delay": datetime.timedelta(seconds=30),
-    },
+    default_args=DEFAULT_ARGS,
     params={
+        **AEP_PARAMS,
         "source_conn_id": Param(
             "salesforce_service_cloud_default", type="string", description="Salesforce connection id"
         ),

@@ -41,9 +41,6 @@ from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
 from airflow_provider_aep.operators.schemas import AEPCreateAdHocSchemaOperator, AEPCreateSchemaOperator
 from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
 
-#: The AEP connection (type ``adobe_experience_platform``) and sandbox (None: the connection's).
-AEP_CONN_ID = "aep_default"
-SANDBOX_NAME: str | None = None
 SERVICENOW_SPEC_ID = "eb13cb25-47ab-407f-ba89-c0125281c563"
 PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
 FIELD_GROUPS = [
@@ -71,6 +68,22 @@ SYS_USER_MAPPING = {
 #: "The first run started after the epoch" is the flow's first run, also for a reused flow.
 FLOW_FIRST_RUN = "1970-01-01T00:00:00Z"
 
+#: Every task of a run talks to the same AEP connection and sandbox, taken from the run's params.
+#: A create step whose POST failed without committing is retried by Airflow; the retry finds
+#: nothing by name (or the committed resource) and finishes without a duplicate.
+DEFAULT_ARGS = {
+    "aep_conn_id": "{{ params.aep_conn_id }}",
+    "sandbox_name": "{{ params.sandbox_name }}",
+    "retries": 2,
+    "retry_delay": datetime.timedelta(seconds=20),
+}
+AEP_PARAMS = {
+    "aep_conn_id": Param("aep_default", type="string", description="AEP connection id"),
+    "sandbox_name": Param(
+        None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
+    ),
+}
+
 
 def skip_unless_teardown(context: Any) -> None:
     """``pre_execute`` of the delete tasks: skip unless the run's ``teardown`` param is true."""
@@ -87,8 +100,9 @@ with DAG(
     tags=["aep", "example", "servicenow", "legacy"],
     doc_md=__doc__,
     render_template_as_native_obj=True,
-    default_args={"aep_conn_id": AEP_CONN_ID, "sandbox_name": SANDBOX_NAME, "retries": 0},
+    default_args=DEFAULT_ARGS,
     params={
+        **AEP_PARAMS,
         "source_conn_id": Param("servicenow_default", type="string", description="ServiceNow connection"),
         "table_name": Param("sys_user", type="string", description="ServiceNow table to ingest"),
         "name_prefix": Param("airflow-aep-demo snow", type="string", minLength=1, maxLength=60),

@@ -66,7 +66,7 @@ class AEPBaseOperator(BaseOperator):
     :param sandbox_name: sandbox to work in; default: the connection's ``sandbox_name`` extra.
     """
 
-    template_fields: Sequence[str] = ("sandbox_name",)
+    template_fields: Sequence[str] = ("aep_conn_id", "sandbox_name")
     ui_color = "#fa0f00"  # Adobe red
     ui_fgcolor = "#ffffff"
 

@@ -84,7 +84,14 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
     :param max_transient_errors: consecutive 429/5xx/connection failures tolerated while waiting.
     """
 
-    template_fields: Sequence[str] = ("flow_id", "window_start", "window_end", "delta_column")
+    template_fields: Sequence[str] = (
+        "aep_conn_id",
+        "sandbox_name",
+        "flow_id",
+        "window_start",
+        "window_end",
+        "delta_column",
+    )
     ui_color = "#eb1000"
     operator_extra_links = (AEPFlowRunLink(),)
 

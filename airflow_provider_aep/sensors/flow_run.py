@@ -353,7 +353,15 @@ class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
     :param sandbox_name: sandbox override.
     """
 
-    template_fields: Sequence[str] = ("flow_id", "run_id", "window_start", "window_end", "started_after")
+    template_fields: Sequence[str] = (
+        "aep_conn_id",
+        "sandbox_name",
+        "flow_id",
+        "run_id",
+        "window_start",
+        "window_end",
+        "started_after",
+    )
     ui_color = "#eb1000"
 
     def __init__(

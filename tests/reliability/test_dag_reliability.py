@@ -79,7 +79,9 @@ def test_dag_rerun_after_permanent_dataflow_failure_finishes(
     """Run 1: every dataflow POST fails (503) -> the run fails at create_dataflow, clearly. Run 2
     (fault cleared) reuses the six resources of run 1 and finishes, with no duplicate."""
     aep.set_faults(error_rate=1.0, error_statuses=[503], routes=[f"POST {FS}/flows"])
-    first = run_dag(fast_sensor(load_dag()))
+    dag = fast_sensor(load_dag())
+    dag.task_dict["create_dataflow"].retries = 0  # this test is about a DAG re-run, not task retries
+    first = run_dag(dag)
 
     assert first.state == "failed"
     assert first.states["create_dataflow"] == "failed"
