@@ -142,6 +142,7 @@ def bench_main(run: Callable[[str], list[Result]], description: str, argv: list[
     parser.add_argument("--json", action="store_true", help="print results as JSON (for run_all.py)")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    use_bytecode_cache()
     results = [r.finish() for r in run(mode)]
     if args.json:
         print(JSON_MARKER + json.dumps([asdict(r) for r in results], default=str))
@@ -198,10 +199,22 @@ def bench_env(**extra: str) -> dict[str, str]:
     """
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "aep-bench-pycache")
+    env["PYTHONPYCACHEPREFIX"] = pycache_dir()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
+
+
+def pycache_dir() -> str:
+    """The benchmarks' private bytecode cache directory."""
+    return str(Path(os.environ.get("TMPDIR", "/tmp")) / "aep-bench-pycache")
+
+
+def use_bytecode_cache() -> None:
+    """Cache bytecode in this process too (see :func:`bench_env`), for imports from now on."""
+    if sys.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        sys.dont_write_bytecode = False
+        sys.pycache_prefix = pycache_dir()
 
 
 # -------------------------------------------------------------------------------- emulator
