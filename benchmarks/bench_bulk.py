@@ -78,25 +78,29 @@ def _execute(op: Any) -> tuple[str | None, str | None]:
 
 
 def _stage(
-    pool: ThreadPoolExecutor, cls: type, partial: dict[str, Any], expand: list[dict[str, Any]], task_id: str
+    pool: ThreadPoolExecutor, cls: Any, partial: dict[str, Any], expand: list[dict[str, Any]], task_id: str
 ) -> tuple[list[str | None], list[str]]:
     ops = [cls(task_id=f"{task_id}_{i}", **partial, **kw) for i, kw in enumerate(expand)]
     done = list(pool.map(_execute, ops))
     return [r for r, _ in done], [f for _, f in done if f]
 
 
-def _check_mapped_dag(stages: list[tuple[type, dict[str, Any], list[dict[str, Any]], str]], n: int) -> None:
-    """Build the mapped DAG with the very arguments the loop executes; N map entries per task."""
+def _check_mapped_dag(stages: list[tuple[Any, dict[str, Any], list[dict[str, Any]], str]], n: int) -> None:
+    """Build the mapped DAG with the very arguments the loop executes; N map entries per task.
+
+    ``expand_kwargs`` (a list of per-table argument dicts) rather than ``expand(name=[...],
+    table_name=[...])``: ``expand`` over several lists maps their cross product.
+    """
     import datetime
 
     from airflow.sdk import DAG
 
     with DAG(dag_id="aep_bench_bulk", schedule=None, start_date=datetime.datetime(2026, 1, 1)) as dag:
         for cls, partial, expand, task_id in stages:
-            keys = expand[0].keys()
-            cls.partial(task_id=task_id, **partial).expand_kwargs([{k: kw[k] for k in keys} for kw in expand])
+            cls.partial(task_id=task_id, **partial).expand_kwargs(expand)
     for _cls, _partial, _expand, task_id in stages:
-        assert len(dag.get_task(task_id).expand_input.value) == n, task_id
+        task: Any = dag.get_task(task_id)
+        assert len(task.expand_input.value) == n, task_id
 
 
 def run(mode: str) -> list[Result]:
@@ -180,7 +184,7 @@ def run(mode: str) -> list[Result]:
         wall = time.perf_counter() - t0
         handle.clear_faults()
         log = handle.requests()
-        stages: list[tuple[type, dict[str, Any], list[dict[str, Any]], str]] = [
+        stages: list[tuple[Any, dict[str, Any], list[dict[str, Any]], str]] = [
             (AEPCreateSourceConnectionOperator, src_partial, src_expand, "source"),
             (AEPCreateTargetConnectionOperator, tgt_partial, tgt_expand, "target"),
         ]

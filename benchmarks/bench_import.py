@@ -103,7 +103,7 @@ def importtime_offenders(modules: list[str], top: int = 8) -> list[dict[str, Any
     )
     files: dict[str, str | None] = json.loads(proc.stdout.strip().splitlines()[-1])
     after = proc.stderr.split("----BENCH-MARK----", 1)[-1]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in after.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
@@ -123,7 +123,7 @@ def importtime_offenders(modules: list[str], top: int = 8) -> list[dict[str, Any
                 "cumulative_ms": int(cum_us) / 1000,
             }
         )
-    rows.sort(key=lambda r: r["self_ms"], reverse=True)
+    rows.sort(key=lambda r: float(r["self_ms"]), reverse=True)
     return rows[:top]
 
 

@@ -97,7 +97,7 @@ def run(mode: str) -> list[Result]:
                 not_available(name, f"{DAG_FILE.name} (import errors: {list(bag.import_errors.values())})")
             ]
         dag = bag.dags[DAG_ID]
-        sensor = dag.get_task("wait_for_first_run")
+        sensor: Any = dag.get_task("wait_for_first_run")
         if mode == "smoke":
             sensor.poke_interval = 1.0  # the DAG's 5 s would dominate the smoke run's time
         poke = float(sensor.poke_interval)
