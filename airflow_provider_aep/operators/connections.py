@@ -23,7 +23,7 @@ from airflow_provider_aep.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 #: Known sources: connection spec id and the auth spec names each accepts.
 SOURCES: dict[str, dict[str, Any]] = {
@@ -348,12 +348,12 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
         self,
         *,
         name: str,
-        base_connection_id: str,
+        base_connection_id: str | XComArg,
         connection_spec_id: str,
         table_name: str | None = None,
         columns: list[dict[str, Any]] | list[str] | None = None,
         path: str | None = None,
-        adhoc_schema_id: str | None = None,
+        adhoc_schema_id: str | XComArg | None = None,
         data_format: str = "tabular",
         description: str | None = None,
         **kwargs: Any,
@@ -535,9 +535,9 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
         self,
         *,
         name: str,
-        dataset_id: str,
-        schema_id: str,
-        base_connection_id: str | None = None,
+        dataset_id: str | XComArg,
+        schema_id: str | XComArg,
+        base_connection_id: str | XComArg | None = None,
         description: str | None = None,
         **kwargs: Any,
     ) -> None:

@@ -16,7 +16,7 @@ from airflow_provider_aep.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 
 class AEPCreateDatasetOperator(AEPCreateOperatorBase):
@@ -44,7 +44,7 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
         self,
         *,
         name: str,
-        schema_id: str,
+        schema_id: str | XComArg,
         description: str | None = None,
         tags: dict[str, list[str]] | None = None,
         **kwargs: Any,

@@ -17,7 +17,7 @@ from airflow_provider_aep.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
@@ -69,7 +69,7 @@ class AEPDeleteResourceOperator(AEPBaseOperator):
 
     template_fields: Sequence[str] = (*AEPBaseOperator.template_fields, "resource_type", "resource_id")
 
-    def __init__(self, *, resource_type: str, resource_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, resource_type: str, resource_id: str | XComArg, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.resource_type = resource_type
         self.resource_id = resource_id

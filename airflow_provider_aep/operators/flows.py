@@ -28,7 +28,7 @@ from airflow_provider_aep.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 DEFAULT_FLOW_SPEC_NAME = "CRMToAEP"
 OPTION_KEYS = ("errorDiagnosticsEnabled", "partialIngestionPercent")
@@ -154,11 +154,11 @@ class AEPCreateDataflowOperator(AEPCreateOperatorBase):
         self,
         *,
         name: str,
-        flow_spec_id: str,
-        source_connection_id: str,
-        target_connection_id: str,
-        mapping_id: str,
-        mapping_version: str | int = "0",
+        flow_spec_id: str | XComArg,
+        source_connection_id: str | XComArg,
+        target_connection_id: str | XComArg,
+        mapping_id: str | XComArg,
+        mapping_version: str | int | XComArg = "0",
         delta_column: str | None = None,
         delta_date_format: str = "yyyy-MM-dd HH:mm:ss",
         delta_timezone: str = "UTC",

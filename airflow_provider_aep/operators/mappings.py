@@ -19,7 +19,7 @@ from airflow_provider_aep.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
 
@@ -89,7 +89,7 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
     def __init__(
         self,
         *,
-        schema_id: str,
+        schema_id: str | XComArg,
         mapping: Mapping[str, str] | None = None,
         mappings: Sequence[Mapping[str, Any]] | None = None,
         legacy_body: Mapping[str, Any] | None = None,

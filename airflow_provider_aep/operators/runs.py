@@ -27,7 +27,7 @@ from airflow_provider_aep.sensors.flow_run import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
@@ -98,7 +98,7 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
     def __init__(
         self,
         *,
-        flow_id: str,
+        flow_id: str | XComArg,
         window_start: datetime | str | float | None = None,
         window_end: datetime | str | float | None = None,
         delta_column: str | None = None,

@@ -55,7 +55,7 @@ from airflow_provider_aep.runs_status import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
     from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
@@ -367,8 +367,8 @@ class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
     def __init__(
         self,
         *,
-        flow_id: str | None = None,
-        run_id: str | None = None,
+        flow_id: str | XComArg | None = None,
+        run_id: str | XComArg | None = None,
         window_start: datetime | str | float | None = None,
         window_end: datetime | str | float | None = None,
         started_after: datetime | str | float | None = None,
