@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import private_airflow_db
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
 
@@ -35,31 +37,11 @@ SOURCE_CONNECTIONS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="session")
-def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point Airflow at a fresh SQLite metadata DB for this session (``dag.test()`` needs one).
-
-    The engine is rebuilt after the environment change, so it works even if another test module
-    imported Airflow first; the previous settings are restored at the end of the session.
-    """
+def airflow_db(airflow_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private copy of the session's migrated metadata DB, with this repo's ``dags/``."""
     home = tmp_path_factory.mktemp("airflow_dags_home")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
-    patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
-
-    from airflow import settings
-    from airflow.utils import db
-
-    settings.configure_vars()
-    settings.configure_orm()
-    db.initdb()
-    try:
-        yield home
-    finally:
-        patch.undo()
-        settings.dispose_orm()
-        settings.configure_vars()
-        settings.configure_orm()
+    with private_airflow_db(airflow_db_template, home, AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER)) as ready:
+        yield ready
 
 
 @pytest.fixture

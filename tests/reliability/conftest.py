@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import private_airflow_db
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
 CUSTOMER_SUCCESS_DAG = DAGS_FOLDER / "aep_customer_success_ingestion.py"
@@ -149,34 +151,22 @@ def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 # ------------------------------------------------------------------------------ Airflow DB
 @pytest.fixture(scope="session")
-def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh SQLite metadata DB and AIRFLOW_HOME for ``dag.test()`` (restored afterwards)."""
+def airflow_db(airflow_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private copy of the session's metadata DB and AIRFLOW_HOME for ``dag.test()``."""
     home = tmp_path_factory.mktemp("reliability_airflow_home")
     # Only the DAG under test in the bundle: dag.test() re-parses the whole folder on every run.
     dags = home / "dags"
     dags.mkdir()
     shutil.copy(CUSTOMER_SUCCESS_DAG, dags / CUSTOMER_SUCCESS_DAG.name)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW_HOME", str(home))
-    patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
-    patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(dags))
-    patch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
-    patch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
-
-    from airflow import settings
-    from airflow.utils import db
-
-    settings.configure_vars()
-    settings.configure_orm()
-    db.initdb()
-    try:
-        yield home
-    finally:
-        patch.undo()
-        settings.dispose_orm()
-        settings.configure_vars()
-        settings.configure_orm()
+    with private_airflow_db(
+        airflow_db_template,
+        home,
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
+        AIRFLOW__CORE__UNIT_TEST_MODE="True",
+    ) as ready:
+        yield ready
 
 
 def load_dag(path: Path = CUSTOMER_SUCCESS_DAG) -> Any:
@@ -255,8 +245,12 @@ class DagRunResult:
 
 
 def fast_sensor(dag: Any, poll: float = 0.3) -> Any:
-    """Make the DAG's flow-run sensor poll every ``poll`` s (the emulator's runs last 0.2 s)."""
+    """Make the DAG's flow-run sensor poll every ``poll`` s (the emulator's runs last 0.2 s), and
+    task retries (the DAG keeps its retry counts) happen without the DAG's retry delay."""
+    from datetime import timedelta
+
     for task in dag.tasks:
+        task.retry_delay = timedelta(0)
         if task.task_type == "AEPFlowRunSensor":
             task.poke_interval = poll
     return dag

@@ -14,6 +14,7 @@ import pytest
 from flowrun_helpers import FAST, make_once_flow
 
 from airflow_provider_aep.runs_status import to_epoch_seconds
+from tests.conftest import private_airflow_db
 
 D1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 D2 = datetime(2026, 1, 2, tzinfo=timezone.utc)
@@ -46,30 +47,19 @@ for deferrable in (False, True):
 
 
 @pytest.fixture(scope="module")
-def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A throwaway SQLite metadata DB (dag.test() needs one); settings restored afterwards."""
+def airflow_db(airflow_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private copy of the session's metadata DB with this module's DAG file."""
     home = tmp_path_factory.mktemp("aep_runs_dag_home")
     dags = home / "dags"
     dags.mkdir()
     (dags / "aep_runs_test_dags.py").write_text(DAG_FILE)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(dags))
-    patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
-    patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    patch.setenv("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
-    from airflow import settings
-    from airflow.utils import db
-
-    settings.configure_vars()
-    settings.configure_orm()
-    db.initdb()
-    try:
-        yield home
-    finally:
-        patch.undo()
-        settings.dispose_orm()
-        settings.configure_vars()
-        settings.configure_orm()
+    with private_airflow_db(
+        airflow_db_template,
+        home,
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__UNIT_TEST_MODE="True",
+    ) as ready:
+        yield ready
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
