@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -156,23 +157,18 @@ DAG_FILE = textwrap.dedent(
 
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def airflow_home(airflow_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AIRFLOW_HOME whose metadata DB is a copy of the session's migrated template."""
     home = tmp_path_factory.mktemp("airflow_home")
     (home / "dags").mkdir()
-    env = {**os.environ, **_airflow_env(home)}
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    shutil.copy(airflow_db_template, home / "airflow.db")
     return home
 
 
 def _airflow_env(home: Path) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
