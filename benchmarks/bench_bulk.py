@@ -85,8 +85,8 @@ def _stage(
     return [r for r, _ in done], [f for _, f in done if f]
 
 
-def _check_mapped_dag(stages: list[tuple[Any, dict[str, Any], list[dict[str, Any]], str]], n: int) -> None:
-    """Build the mapped DAG with the very arguments the loop executes; N map entries per task.
+def _check_mapped_dag(stages: list[tuple[Any, dict[str, Any], list[dict[str, Any]], str]]) -> None:
+    """Build the mapped DAG with the very arguments the loop executes; one map entry per instance.
 
     ``expand_kwargs`` (a list of per-table argument dicts) rather than ``expand(name=[...],
     table_name=[...])``: ``expand`` over several lists maps their cross product.
@@ -98,9 +98,10 @@ def _check_mapped_dag(stages: list[tuple[Any, dict[str, Any], list[dict[str, Any
     with DAG(dag_id="aep_bench_bulk", schedule=None, start_date=datetime.datetime(2026, 1, 1)) as dag:
         for cls, partial, expand, task_id in stages:
             cls.partial(task_id=task_id, **partial).expand_kwargs(expand)
-    for _cls, _partial, _expand, task_id in stages:
+    for _cls, _partial, expand, task_id in stages:
         task: Any = dag.get_task(task_id)
-        assert len(task.expand_input.value) == n, task_id
+        if len(task.expand_input.value) != len(expand):
+            raise RuntimeError(f"mapped task {task_id}: {len(task.expand_input.value)} != {len(expand)}")
 
 
 def run(mode: str) -> list[Result]:
@@ -181,6 +182,8 @@ def run(mode: str) -> list[Result]:
             ]
             flows, f3 = _stage(pool, AEPCreateDataflowOperator, flow_partial, flow_expand, "dataflow")
             failures += f3
+            # A dataflow whose source or target failed would be upstream_failed in Airflow.
+            failures += ["UpstreamFailed: source or target connection failed"] * (n - len(flow_expand))
         wall = time.perf_counter() - t0
         handle.clear_faults()
         log = handle.requests()
@@ -190,7 +193,7 @@ def run(mode: str) -> list[Result]:
         ]
         if flow_expand:
             stages.append((AEPCreateDataflowOperator, flow_partial, flow_expand, "dataflow"))
-        _check_mapped_dag(stages, n)
+        _check_mapped_dag(stages)
 
     kinds = request_kinds(log)
     admitted = sum(v for k, v in kinds.items() if k != "429")
@@ -215,6 +218,7 @@ def run(mode: str) -> list[Result]:
                 "admitted requests per table": round(admitted / n, 1),
                 "dataflows created": sum(1 for f in flows if f),
                 "failures by class": reasons(failures),
+                "first failure": failures[0] if failures else None,
             },
         ),
         Result(
