@@ -207,8 +207,11 @@ def run(mode: str) -> list[Result]:
             name=name,
             value=wall / floor,
             unit="x",
-            goal=f"< {GOAL_RATIO}x",
+            goal=f"< {GOAL_RATIO}x with all tasks done",
             limit=GOAL_RATIO,
+            # Failed tasks send fewer requests and so shrink the floor: the ratio only counts when
+            # every table was ingested.
+            verdict=f"MISS: only {sum(1 for f in flows if f)}/{n} dataflows created" if failures else "",
             details={
                 "setup": f"{n} tables x (source, target, dataflow) = {tasks} mapped task instances, "
                 f"{slots} concurrent slots, rate limit {rate:g} req/s",
