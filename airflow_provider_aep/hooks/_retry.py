@@ -13,9 +13,13 @@ Rules:
   and look the resource up by name instead.
 * POST answered with **429** *is* retried: a throttled request was refused before processing, so
   replaying it cannot create a duplicate.
-* ``Retry-After`` (delta seconds or an HTTP date) is honoured, capped at ``max_wait_seconds``;
-  otherwise exponential backoff with full jitter, capped at ``max_backoff``. Attempts and total
-  elapsed time are both capped.
+* ``Retry-After`` (delta seconds or an HTTP date) is honoured (plus up to a second of jitter, so
+  clients throttled together do not return together), capped at ``max_wait_seconds``; otherwise
+  exponential backoff with full jitter, capped at ``max_backoff``.
+* Total elapsed time is always capped (``max_total_seconds``). Attempts are capped too
+  (``max_attempts``), except for 429 answers: a throttled request was never processed, so under a
+  rate limit the client keeps its place until the time budget runs out instead of failing after a
+  fixed number of unlucky draws.
 """
 
 from __future__ import annotations
@@ -136,9 +140,23 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def backoff_seconds(policy: RetryPolicy, attempt: int, retry_after: float | None) -> float:
     """Wait before the next attempt, ``attempt`` being the number of attempts made so far (>= 1)."""
     if retry_after is not None:
-        return min(retry_after, policy.max_wait_seconds)
+        # Honour the server's wait, plus a little jitter: every client throttled in the same
+        # second gets the same Retry-After, and waking them all together just repeats the burst.
+        jitter = random.uniform(0, min(1.0, 0.1 + retry_after / 2))
+        return min(retry_after + jitter, policy.max_wait_seconds)
     ceiling = min(policy.max_backoff, policy.initial_backoff * (2 ** (attempt - 1)))
     return min(random.uniform(0, ceiling), policy.max_wait_seconds)  # full jitter
+
+
+def should_stop(policy: RetryPolicy, attempt: int, elapsed: float, error: BaseException | None) -> bool:
+    """Whether to give up after ``attempt`` attempts taking ``elapsed`` seconds.
+
+    429 answers are limited by ``max_total_seconds`` only; other failures also by ``max_attempts``.
+    """
+    if elapsed >= policy.max_total_seconds:
+        return True
+    throttled = isinstance(error, AEPAPIError) and error.status == 429
+    return not throttled and attempt >= policy.max_attempts
 
 
 def sleep(seconds: float) -> None:

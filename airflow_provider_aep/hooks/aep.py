@@ -225,7 +225,7 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
             error = state.outcome.exception() if state.outcome else None
             status = getattr(error, "status", None)
             self.log.warning(
-                "AEP %s %s: %s (attempt %d of %d); retrying in %.1f s",
+                "AEP %s %s: %s (attempt %d, at most %d unless throttled); retrying in %.1f s",
                 method,
                 path,
                 f"HTTP {status}" if status else (getattr(error, "title", None) or "no answer"),
@@ -235,8 +235,12 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
             )
 
         return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(policy.max_attempts)
-            | tenacity.stop_after_delay(policy.max_total_seconds),
+            stop=lambda state: _retry.should_stop(
+                policy,
+                state.attempt_number,
+                state.seconds_since_start or 0.0,
+                state.outcome.exception() if state.outcome else None,
+            ),
             wait=wait,
             retry=tenacity.retry_if_exception(
                 lambda e: is_retryable(method, e, if_match=if_match, idempotent=idempotent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -56,8 +57,11 @@ def test_get_is_retried_once_then_succeeds(hook, ims, requests_mock, sleeps, fir
     assert len(sleeps) == 1
     if expected_wait is None:
         assert 0.0 <= sleeps[0] <= 1.0  # full jitter within initial_backoff for the first retry
+    elif expected_wait >= 60.0:
+        assert sleeps[0] == pytest.approx(expected_wait)  # capped at max_wait_seconds
     else:
-        assert sleeps[0] == pytest.approx(expected_wait)
+        # Retry-After is honoured, plus at most a second of jitter against synchronized returns.
+        assert expected_wait <= sleeps[0] <= expected_wait + 1.0
 
 
 def test_retry_after_http_date(hook, ims, requests_mock, sleeps):
@@ -67,13 +71,12 @@ def test_retry_after_http_date(hook, ims, requests_mock, sleeps):
     )
     hook.get_flow("f1")
     assert flow.call_count == 2
-    assert 27.0 <= sleeps[0] <= 30.0
+    assert 27.0 <= sleeps[0] <= 31.0
 
 
 @pytest.mark.parametrize(
     ("response", "error", "attempts"),
     [
-        pytest.param(_fail(429), AEPRateLimitError, 4, id="429"),
         pytest.param(_fail(500), AEPServerError, 4, id="500"),
         pytest.param(_fail(503), AEPServerError, 4, id="503"),
         pytest.param({"exc": requests.ConnectionError("refused")}, AEPConnectionError, 4, id="connection"),
@@ -112,12 +115,46 @@ def test_total_elapsed_is_capped(set_conn, ims, requests_mock, sleeps, monkeypat
         clock[0] += seconds
 
     monkeypatch.setattr(_retry, "sleep", fake_sleep)
+    monkeypatch.setattr(_retry.random, "uniform", lambda low, high: low)  # no Retry-After jitter
     flow = requests_mock.get(f"{FS}/flows/f1", [_fail(429, **{"Retry-After": "4"})])
     policy = RetryPolicy(max_attempts=100, max_total_seconds=10.0)
     with pytest.raises(AEPRateLimitError):
         AdobeExperiencePlatformHook(retry_policy=policy).get_flow("f1")
-    assert sleeps == [4.0, 4.0, 2.0]
+    assert sleeps == [4.0, 4.0, 2.0]  # the last wait is cut to the remaining budget
     assert flow.call_count == 4
+
+
+def test_throttling_is_bounded_by_time_not_attempts(set_conn, ims, requests_mock, monkeypatch):
+    """Under a rate limit a 429 keeps its place past max_attempts until the time budget ends."""
+    set_conn()
+    clock = [1000.0]
+    monkeypatch.setattr(tenacity.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_retry, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    throttled = [_fail(429, **{"Retry-After": "1"})] * 7
+    flow = requests_mock.get(f"{FS}/flows/f1", [*throttled, OK])
+    policy = RetryPolicy(max_attempts=3, max_total_seconds=60.0)
+    assert AdobeExperiencePlatformHook(retry_policy=policy).get_flow("f1") == {"id": "f1"}
+    assert flow.call_count == 8
+    assert 1007.0 <= clock[0] <= 1014.0  # seven waits of 1 s plus jitter below a second each
+
+
+def test_429_without_end_gives_up_at_the_time_budget(set_conn, ims, requests_mock, monkeypatch):
+    set_conn()
+    clock = [1000.0]
+    monkeypatch.setattr(tenacity.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_retry, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    flow = requests_mock.get(f"{FS}/flows/f1", [_fail(429, **{"Retry-After": "2"})])
+    with pytest.raises(AEPRateLimitError):
+        AdobeExperiencePlatformHook(retry_policy=RetryPolicy(max_total_seconds=20.0)).get_flow("f1")
+    assert clock[0] - 1000.0 <= 20.0
+    assert 7 <= flow.call_count <= 11  # 2-3 s per wait inside a 20 s budget, beyond max_attempts=5
+
+
+def test_retry_after_jitter_spreads_clients():
+    policy = RetryPolicy()
+    waits = {round(backoff_seconds(policy, 1, 1.0), 3) for _ in range(50)}
+    assert len(waits) > 10
+    assert all(1.0 <= w <= 1.6 for w in waits)
 
 
 @pytest.mark.parametrize(
@@ -186,7 +223,7 @@ def test_post_429_is_retried(hook, ims, requests_mock, sleeps):
     )
     assert hook.create_flow({"name": "my-flow"}) == {"id": "f1", "etag": "e"}
     assert flows.call_count == 2
-    assert sleeps == [1.0]
+    assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 1.6
 
 
 def test_retry_logged_at_warning_without_secrets(hook, ims, requests_mock, logs):
@@ -194,7 +231,11 @@ def test_retry_logged_at_warning_without_secrets(hook, ims, requests_mock, logs)
     hook.get_flow("f1")
     text = logs()
     assert "warning" in text.lower()
-    assert "GET /data/foundation/flowservice/flows/f1: HTTP 503 (attempt 1 of 4); retrying in 3.0 s" in text
+    assert re.search(
+        r"GET /data/foundation/flowservice/flows/f1: HTTP 503 \(attempt 1, at most 4 unless throttled\); "
+        r"retrying in [34]\.\d s",
+        text,
+    ), text
     assert TOKEN not in text
     assert CLIENT_SECRET not in text
 
@@ -285,4 +326,4 @@ def test_backoff_seconds_bounds():
     for attempt in range(1, 8):
         assert 0.0 <= backoff_seconds(policy, attempt, None) <= 5.0
     assert backoff_seconds(policy, 1, 100.0) == 5.0
-    assert backoff_seconds(policy, 1, 0.5) == 0.5
+    assert 0.5 <= backoff_seconds(policy, 1, 0.5) <= 0.85
