@@ -259,6 +259,7 @@ class FlowRunWaitMixin:
             end_time=end_time,
             timeout_reason=reason,
             max_transient_errors=self.max_transient_errors,
+            next_poll_at=time.time() + poll_interval,  # the task has just polled
         )
 
     def defer_wait(

@@ -56,6 +56,8 @@ class AEPFlowRunTrigger(BaseTrigger):
         the hook) tolerated before an ``error`` event.
     :param retry_policy: keyword arguments for the hook's ``RetryPolicy`` (JSON-safe), or ``None``
         for :data:`DEFAULT_TRIGGER_RETRY` (short in-thread retries; the trigger loop does the rest).
+    :param next_poll_at: epoch seconds of the first poll (the deferring task has just polled);
+        ``None`` polls at once.
 
     Event payload: ``{"status": success|partial_success|failed|cancelled|timeout|error,
     "target": {...}, "runs": [RunState dicts], "message": str, "reason": str|None}``.
@@ -76,6 +78,7 @@ class AEPFlowRunTrigger(BaseTrigger):
         timeout_reason: str = "timeout",
         max_transient_errors: int = 10,
         retry_policy: dict[str, Any] | None = None,
+        next_poll_at: float | None = None,
     ) -> None:
         super().__init__()
         self.flow_id = flow_id
@@ -90,6 +93,7 @@ class AEPFlowRunTrigger(BaseTrigger):
         self.timeout_reason = timeout_reason
         self.max_transient_errors = int(max_transient_errors)
         self.retry_policy = dict(retry_policy) if retry_policy else None
+        self.next_poll_at = None if next_poll_at is None else float(next_poll_at)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and JSON-safe kwargs (str/int/float/bool/None/dict only)."""
@@ -108,6 +112,7 @@ class AEPFlowRunTrigger(BaseTrigger):
                 "timeout_reason": self.timeout_reason,
                 "max_transient_errors": self.max_transient_errors,
                 "retry_policy": self.retry_policy,
+                "next_poll_at": self.next_poll_at,
             },
         )
 
@@ -154,6 +159,15 @@ class AEPFlowRunTrigger(BaseTrigger):
         hook: Any = None
         consecutive_errors = 0
         states: list[RunState] = []
+        # The task polled just before deferring: the first poll here waits for its turn (an
+        # absolute time, so a trigger re-created after a triggerer restart does not wait again).
+        if self.next_poll_at is not None:
+            delay = self.next_poll_at - time.time()
+            remaining = self._remaining()
+            if remaining is not None:
+                delay = min(delay, remaining)
+            if delay > 0:
+                await asyncio.sleep(delay)
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
