@@ -22,7 +22,7 @@ from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_wi
 from airflow_provider_aep.sensors.flow_run import (
     FlowRunWaitMixin,
     default_deferrable,
-    epoch_from,
+    resolve_window,
     validate_uuid,
 )
 
@@ -136,24 +136,9 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         return self._hook
 
     def _window(self, context: Context) -> tuple[float, float]:
-        start = epoch_from("window_start", self.window_start)
-        end = epoch_from("window_end", self.window_end)
-        if start is None:
-            start = epoch_from("data_interval_start", context.get("data_interval_start"))
-        if end is None:
-            end = epoch_from("data_interval_end", context.get("data_interval_end"))
-        if start is None or end is None:
-            raise AEPInputError(
-                "window_start/window_end",
-                "no window given and the DAG run has no data interval.",
-                "Pass window_start and window_end.",
-            )
-        if not start < end:
-            raise AEPInputError(
-                "window_start",
-                f"must be earlier than window_end ({start} >= {end}).",
-                "For a manually triggered run without a data interval pass window_start/window_end.",
-            )
+        start, end = resolve_window(
+            context, self.window_start, self.window_end, "or run a DAG that has a data interval"
+        )
         return float(int(start)), float(int(end))
 
     def validate(self, context: Context) -> tuple[str, float, float]:

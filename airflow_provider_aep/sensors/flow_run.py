@@ -85,6 +85,32 @@ def validate_uuid(field: str, value: Any) -> str:
 _YEAR_3000 = 32_503_680_000
 
 
+def resolve_window(context: Any, window_start: Any, window_end: Any, alternative: str) -> tuple[float, float]:
+    """``[start, end)`` in epoch seconds from explicit values, else the DAG run's data interval.
+
+    :param alternative: how else the caller can be told what to wait for (ends the fix text).
+    """
+    start = epoch_from("window_start", window_start)
+    end = epoch_from("window_end", window_end)
+    if start is None:
+        start = epoch_from("data_interval_start", context.get("data_interval_start"))
+    if end is None:
+        end = epoch_from("data_interval_end", context.get("data_interval_end"))
+    if start is None or end is None:
+        raise AEPInputError(
+            "window_start/window_end",
+            "no window given and the DAG run has no data interval.",
+            f"Pass window_start and window_end, {alternative}.",
+        )
+    if not start < end:
+        raise AEPInputError(
+            "window_start",
+            f"must be earlier than window_end ({start} >= {end}).",
+            f"Swap the two values, {alternative}.",
+        )
+    return start, end
+
+
 def epoch_from(field: str, value: Any) -> float | None:
     """Epoch seconds from a tz-aware datetime, an ISO-8601 string with offset, or epoch s/ms.
 
@@ -406,24 +432,9 @@ class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
         started_after = epoch_from("started_after", self.started_after)
         if started_after is not None:
             return WaitTarget(flow_id=flow_id, started_after=started_after)
-        start = epoch_from("window_start", self.window_start)
-        end = epoch_from("window_end", self.window_end)
-        if start is None:
-            start = epoch_from("data_interval_start", context.get("data_interval_start"))
-        if end is None:
-            end = epoch_from("data_interval_end", context.get("data_interval_end"))
-        if start is None or end is None:
-            raise AEPInputError(
-                "window_start/window_end",
-                "no window given and the DAG run has no data interval.",
-                "Pass window_start and window_end, run_id or started_after.",
-            )
-        if not start < end:
-            raise AEPInputError(
-                "window_start",
-                f"must be earlier than window_end ({start} >= {end}).",
-                "Swap the two values, or pass run_id or started_after instead of a window.",
-            )
+        start, end = resolve_window(
+            context, self.window_start, self.window_end, "or pass run_id or started_after instead"
+        )
         return WaitTarget(flow_id=flow_id, window_start=start, window_end=end)
 
     @property
