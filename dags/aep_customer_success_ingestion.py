@@ -26,10 +26,8 @@ Settings come from ``params`` (override them when triggering):
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from airflow.sdk import DAG, Param, XComArg
-from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_aep.operators.connections import (
     AEPCreateBaseConnectionOperator,
@@ -37,7 +35,7 @@ from airflow_provider_aep.operators.connections import (
     AEPCreateTargetConnectionOperator,
 )
 from airflow_provider_aep.operators.datasets import AEPCreateDatasetOperator
-from airflow_provider_aep.operators.delete import AEPDeleteResourceOperator
+from airflow_provider_aep.operators.delete import delete_on_teardown
 from airflow_provider_aep.operators.flows import AEPCreateDataflowOperator, AEPGetFlowSpecOperator
 from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
 from airflow_provider_aep.operators.schemas import AEPCreateSchemaOperator
@@ -75,12 +73,6 @@ AEP_PARAMS = {
         None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
     ),
 }
-
-
-def skip_unless_teardown(context: Any) -> None:
-    """``pre_execute`` of the delete tasks: skip unless the run's ``teardown`` param is true."""
-    if not context["params"].get("teardown"):
-        raise AirflowSkipException("param 'teardown' is false: keeping the resource")
 
 
 with DAG(
@@ -172,46 +164,17 @@ with DAG(
         timeout=3600,
     )
 
-    # ----------------------------------------------------------------- optional teardown
-    # Teardown tasks (reverse dependency order) run even when an earlier step failed, but each one
-    # skips itself unless the ``teardown`` param is true. Gating inside the tasks (not with a
-    # short-circuit task in front of them) keeps the DAG run's state decided by the real work.
-    delete_flow = AEPDeleteResourceOperator(
-        task_id="delete_dataflow",
-        resource_type="flow",
-        resource_id=dataflow.output,
-        pre_execute=skip_unless_teardown,
-    ).as_teardown(setups=dataflow)
-    delete_source = AEPDeleteResourceOperator(
-        task_id="delete_source_connection",
-        resource_type="source_connection",
-        resource_id=source_connection.output,
-        pre_execute=skip_unless_teardown,
-    ).as_teardown(setups=source_connection)
-    delete_target = AEPDeleteResourceOperator(
-        task_id="delete_target_connection",
-        resource_type="target_connection",
-        resource_id=target_connection.output,
-        pre_execute=skip_unless_teardown,
-    ).as_teardown(setups=target_connection)
-    delete_base = AEPDeleteResourceOperator(
-        task_id="delete_base_connection",
-        resource_type="base_connection",
-        resource_id=base_connection.output,
-        pre_execute=skip_unless_teardown,
-    ).as_teardown(setups=base_connection)
-    delete_dataset = AEPDeleteResourceOperator(
-        task_id="delete_dataset",
-        resource_type="dataset",
-        resource_id=dataset.output,
-        pre_execute=skip_unless_teardown,
-    ).as_teardown(setups=dataset)
-    delete_schema = AEPDeleteResourceOperator(
-        task_id="delete_target_schema",
-        resource_type="schema",
-        resource_id=schema.output,
-        pre_execute=skip_unless_teardown,
-    ).as_teardown(setups=schema)
+    # ------------------------------------------------- optional teardown (params.teardown)
+    delete_flow = delete_on_teardown(dataflow, "flow", task_id="delete_dataflow")
+    delete_source = delete_on_teardown(
+        source_connection, "source_connection", task_id="delete_source_connection"
+    )
+    delete_target = delete_on_teardown(
+        target_connection, "target_connection", task_id="delete_target_connection"
+    )
+    delete_base = delete_on_teardown(base_connection, "base_connection", task_id="delete_base_connection")
+    delete_dataset = delete_on_teardown(dataset, "dataset", task_id="delete_dataset")
+    delete_schema = delete_on_teardown(schema, "schema", task_id="delete_target_schema")
 
     first_run >> delete_flow >> [delete_source, delete_target]
     delete_source >> delete_base

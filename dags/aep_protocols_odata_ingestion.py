@@ -22,10 +22,8 @@ Settings come from ``params``; the AEP connection id and sandbox are the constan
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from airflow.sdk import DAG, Param, XComArg
-from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_aep.operators.connections import (
     AEPCreateBaseConnectionOperator,
@@ -33,7 +31,7 @@ from airflow_provider_aep.operators.connections import (
     AEPCreateTargetConnectionOperator,
 )
 from airflow_provider_aep.operators.datasets import AEPCreateDatasetOperator
-from airflow_provider_aep.operators.delete import AEPDeleteResourceOperator
+from airflow_provider_aep.operators.delete import delete_on_teardown
 from airflow_provider_aep.operators.flows import AEPCreateDataflowOperator, AEPGetFlowSpecOperator
 from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
 from airflow_provider_aep.operators.schemas import AEPCreateSchemaOperator
@@ -70,12 +68,6 @@ AEP_PARAMS = {
         None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
     ),
 }
-
-
-def skip_unless_teardown(context: Any) -> None:
-    """``pre_execute`` of the delete tasks: skip unless the run's ``teardown`` param is true."""
-    if not context["params"].get("teardown"):
-        raise AirflowSkipException("param 'teardown' is false: keeping the resource")
 
 
 with DAG(
@@ -163,22 +155,17 @@ with DAG(
         timeout=3600,
     )
 
-    # ----------------------------------------------------------------- optional teardown
-    def delete(task_id: str, resource_type: str, setup: Any) -> Any:
-        """A delete task (teardown of *setup*) that skips itself unless ``teardown`` is set."""
-        return AEPDeleteResourceOperator(
-            task_id=task_id,
-            resource_type=resource_type,
-            resource_id=setup.output,
-            pre_execute=skip_unless_teardown,
-        ).as_teardown(setups=setup)
-
-    delete_flow = delete("delete_dataflow", "flow", dataflow)
-    delete_source = delete("delete_source_connection", "source_connection", source_connection)
-    delete_target = delete("delete_target_connection", "target_connection", target_connection)
-    delete_base = delete("delete_base_connection", "base_connection", base_connection)
-    delete_dataset = delete("delete_dataset", "dataset", dataset)
-    delete_schema = delete("delete_target_schema", "schema", schema)
+    # ------------------------------------------------- optional teardown (params.teardown)
+    delete_flow = delete_on_teardown(dataflow, "flow", task_id="delete_dataflow")
+    delete_source = delete_on_teardown(
+        source_connection, "source_connection", task_id="delete_source_connection"
+    )
+    delete_target = delete_on_teardown(
+        target_connection, "target_connection", task_id="delete_target_connection"
+    )
+    delete_base = delete_on_teardown(base_connection, "base_connection", task_id="delete_base_connection")
+    delete_dataset = delete_on_teardown(dataset, "dataset", task_id="delete_dataset")
+    delete_schema = delete_on_teardown(schema, "schema", task_id="delete_target_schema")
 
     first_run >> delete_flow >> [delete_source, delete_target]
     delete_source >> delete_base

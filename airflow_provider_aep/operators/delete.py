@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPNotFoundError
@@ -17,7 +18,7 @@ from airflow_provider_aep.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context, XComArg
+    from airflow.sdk import BaseOperator, Context, XComArg
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
@@ -91,3 +92,35 @@ class AEPDeleteResourceOperator(AEPBaseOperator):
         self.log.info("Deleted %s %s", rtype, rid)
         self.xcom_push(context, "deleted", True)
         return rid
+
+
+def skip_unless_param(param: str, context: Context) -> None:
+    """``pre_execute`` gate: skip the task unless the DAG run's ``params[param]`` is true."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not context["params"].get(param):
+        raise AirflowSkipException(f"param {param!r} is false: keeping the resource")
+
+
+def delete_on_teardown(
+    setup: BaseOperator,
+    resource_type: str,
+    *,
+    task_id: str,
+    resource_id: str | XComArg | None = None,
+    only_if_param: str | None = "teardown",
+) -> AEPDeleteResourceOperator:
+    """A delete task for what ``setup`` created, registered as its teardown.
+
+    Teardowns run even when an earlier step failed; with ``only_if_param`` the task skips itself
+    unless that DAG param is true. Gating inside the task (not with a short-circuit task in front)
+    keeps the DAG run's state decided by the real work. ``resource_id`` defaults to ``setup.output``
+    (pass e.g. ``XComArg(adhoc, key="class_id")`` for a second id).
+    """
+    gate = partial(skip_unless_param, only_if_param) if only_if_param else None
+    return AEPDeleteResourceOperator(
+        task_id=task_id,
+        resource_type=resource_type,
+        resource_id=setup.output if resource_id is None else resource_id,
+        pre_execute=gate,
+    ).as_teardown(setups=setup)
