@@ -330,147 +330,33 @@ def missing_file(path: Path) -> str | None:
 
 # ------------------------------------------------------------ direct API calls (setup only)
 
-FS = "/data/foundation/flowservice"
-SR = "/data/foundation/schemaregistry"
-CAT = "/data/foundation/catalog"
-DP = "/data/foundation/conversion"
-SALESFORCE_SPEC = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
-DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
-XED_FULL = "application/vnd.adobe.xed-full+json;version=1"
+from airflow_provider_aep.emulator.testing import (  # noqa: E402 (setup helpers, shared with the tests)
+    CAT,
+    CRM_TO_AEP,
+    DATA_LAKE_SPEC,
+    DP,
+    FS,
+    SALESFORCE_SPEC,
+    SR,
+    XED_FULL,
+    EmulatorClient,
+)
+
+__all__ = ["CAT", "CRM_TO_AEP", "DATA_LAKE_SPEC", "DP", "FS", "SALESFORCE_SPEC", "SR", "XED_FULL"]
 
 
-class EmulatorAPI:
+class EmulatorAPI(EmulatorClient):
     """Plain-HTTP calls to the emulator (benchmark setup only; the code under test is not used)."""
 
     def __init__(self, url: str) -> None:
-        import requests
-
         from airflow_provider_aep.emulator.pytest_plugin import AEPEmulatorHandle
 
         self.handle = AEPEmulatorHandle(url)
-        self.url = url
-        self.session = requests.Session()
-        self.headers = self.handle.headers()
+        super().__init__(url, self.handle.headers())
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        """One API call; raises on an error answer."""
-        resp = self.session.request(
-            method, self.url + path, json=body, params=params or None, headers=self.headers, timeout=60
-        )
-        if resp.status_code >= 300:
-            raise RuntimeError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json() if resp.content else None
-
-    def base_connection(self, name: str) -> str:
-        """A Salesforce base connection."""
-        body = {
-            "name": name,
-            "auth": {
-                "specName": "Basic Authentication",
-                "params": {
-                    "environmentUrl": "https://acme.my.salesforce.com",
-                    "username": "u@acme.com",
-                    "password": "pw",
-                    "securityToken": "tok",
-                },
-            },
-            "connectionSpec": {"id": SALESFORCE_SPEC, "version": "1.0"},
-        }
-        return str(self.call("POST", f"{FS}/connections", body)["id"])
-
-    def source_connection_body(self, name: str, base: str, table: str, columns: list[Any]) -> dict[str, Any]:
-        """Body of a tabular Salesforce source connection."""
-        return {
-            "name": name,
-            "baseConnectionId": base,
-            "data": {"format": "tabular"},
-            "params": {"tableName": table, "columns": columns},
-            "connectionSpec": {"id": SALESFORCE_SPEC, "version": "1.0"},
-        }
-
-    def columns(self, base: str, table: str) -> list[Any]:
-        """Columns of a source table (``/explore``)."""
-        cols = self.call("GET", f"{FS}/connections/{base}/explore", objectType="table", object=table)
-        return list(cols["schema"]["columns"])
-
-    def once_flow(self, name: str, table: str = "Account") -> str:
-        """Base/source/target connections, schema, dataset, mapping and a ``once`` flow; the flow id."""
-        base = self.base_connection(f"{name}-base")
-        source = self.call(
-            "POST",
-            f"{FS}/sourceConnections",
-            self.source_connection_body(f"{name}-src", base, table, self.columns(base, table)),
-        )["id"]
-        schema = self.call(
-            "POST",
-            f"{SR}/tenant/schemas",
-            {
-                "type": "object",
-                "title": f"{name}-schema",
-                "description": "benchmark",
-                "allOf": [
-                    {"$ref": "https://ns.adobe.com/xdm/context/profile"},
-                    {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"},
-                ],
-            },
-        )["$id"]
-        dataset = self.call(
-            "POST",
-            f"{CAT}/dataSets",
-            {"name": f"{name}-ds", "schemaRef": {"id": schema, "contentType": XED_FULL}},
-        )[0].removeprefix("@/dataSets/")
-        target = self.call(
-            "POST",
-            f"{FS}/targetConnections",
-            {
-                "name": f"{name}-tgt",
-                "data": {"format": "parquet_xdm", "schema": {"id": schema, "version": XED_FULL}},
-                "params": {"dataSetId": dataset},
-                "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"},
-            },
-        )["id"]
-        mapping = self.call(
-            "POST",
-            f"{DP}/mappingSets",
-            {
-                "outputSchema": {"schemaRef": {"id": schema, "contentType": XED_FULL}},
-                "mappings": [
-                    {"sourceType": "ATTRIBUTE", "source": "Id", "destination": "_id"},
-                    {"sourceType": "ATTRIBUTE", "source": "Name", "destination": "person.name.fullName"},
-                ],
-            },
-        )["id"]
-        flow = self.call(
-            "POST",
-            f"{FS}/flows",
-            {
-                "name": f"{name}-flow",
-                "flowSpec": {"id": CRM_TO_AEP, "version": "1.0"},
-                "sourceConnectionIds": [source],
-                "targetConnectionIds": [target],
-                "transformations": [
-                    {
-                        "name": "Copy",
-                        "params": {
-                            "deltaColumn": {
-                                "name": "LastModifiedDate",
-                                "dateFormat": "yyyy-MM-dd HH:mm:ss",
-                                "timezone": "UTC",
-                            }
-                        },
-                    },
-                    {"name": "Mapping", "params": {"mappingId": mapping, "mappingVersion": "0"}},
-                ],
-                "scheduleParams": {"startTime": int(time.time()), "frequency": "once"},
-            },
-        )["id"]
-        return str(flow)
-
-    def create_run(self, flow_id: str, window_start: int, window_end: int) -> str:
-        """An on-demand run of a ``once`` flow for ``[window_start, window_end)``."""
-        params = {"startTime": int(time.time()), "windowStartTime": window_start, "windowEndTime": window_end}
-        return str(self.call("POST", f"{FS}/runs", {"flowId": flow_id, "params": params})["id"])
+    def once_flow(self, name: str, table: str = "Account") -> str:  # type: ignore[override]
+        """A ready ``once`` flow; its id."""
+        return super().once_flow(name, table).flow_id
 
 
 def quiet_airflow_logs(level: str = "WARNING") -> None:
