@@ -8,13 +8,32 @@ that ended badly. Messages are one readable line and never contain tokens or cre
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+# ``scheme://user:password@host`` (also ``scheme://token@host``): everything between ``://`` and the
+# last ``@`` of the authority is credentials.
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#'\"<>]*@")
+
+
+def redact_userinfo(text: str) -> str:
+    """Replace the credentials of every ``scheme://user:pass@host`` URL in *text* by ``***``."""
+    if "@" not in text or "://" not in text:
+        return text
+    return _USERINFO_RE.sub(r"\1***@", text)
+
+
+def _clean(value: Any) -> Any:
+    return redact_userinfo(value) if isinstance(value, str) else value
+
 
 class AEPError(AirflowException):
-    """Root of every exception this provider raises."""
+    """Root of every exception this provider raises (URL credentials are redacted from messages)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(_clean(a) for a in args))
 
 
 class AEPInputError(AEPError, ValueError):
@@ -25,8 +44,8 @@ class AEPInputError(AEPError, ValueError):
 
     def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
         self.field = field
-        self.problem = problem
-        self.fix = fix
+        self.problem = _clean(problem)
+        self.fix = _clean(fix)
         message = f"{field}: {problem}"
         if fix:
             message += f" Fix: {fix}"
@@ -67,8 +86,8 @@ class AEPAPIError(AEPError):
         self.path = path
         self.status = status
         self.code = code
-        self.title = title
-        self.detail = detail
+        self.title = _clean(title)
+        self.detail = _clean(detail)
         self.request_id = request_id
         super().__init__(self._render())
 
@@ -130,6 +149,11 @@ class AEPResponseLostError(AEPConnectionError):
 
     Operators recover from this by looking the resource up by name, never by a blind re-POST.
     """
+
+
+class AEPMalformedAnswerError(AEPAPIError):
+    """AEP answered with a success status but the body is unusable (not JSON, wrong shape, missing
+    ids), or a list never ends (page cap reached, or pages that bring nothing new)."""
 
 
 class AEPFlowRunError(AEPError):

@@ -7,6 +7,7 @@ Only the standard library is imported at module level; ``jsonschema`` is importe
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -68,8 +69,13 @@ def require_str(field: str, value: Any, what: str = "a non-empty string") -> str
     return value.strip()
 
 
-def check_name(field: str, value: Any) -> str:
-    """Validate a resource name/title (the identity used for idempotent reuse)."""
+def check_name(field: str, value: Any, lookup: str | None = None) -> str:
+    """Validate a resource name/title (the identity used for idempotent reuse).
+
+    :param lookup: the service whose name filter finds the resource again (``flowservice``,
+        ``catalog``, ``schemaregistry``, ``conversion``): names that filter cannot find
+        reliably are refused here, before any request (see :mod:`airflow_provider_aep.hooks._filters`).
+    """
     name = require_str(field, value, "a non-empty name")
     if len(name) > 256:
         raise AEPInputError(
@@ -77,7 +83,67 @@ def check_name(field: str, value: Any) -> str:
         )
     if any(c in name for c in "\r\n\t"):
         raise AEPInputError(field, "contains a line break or tab.", "Use a single-line name.")
+    check_text(field, name)
+    if lookup is not None:
+        from airflow_provider_aep.hooks._filters import check_lookup_name
+
+        check_lookup_name(lookup, field, name)
     return name
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_text(
+    field: str, value: str, fix: str = "Remove line breaks, tabs and other control characters."
+) -> str:
+    """Refuse control characters (a newline in a header value is header injection)."""
+    if _CONTROL_RE.search(value):
+        raise AEPInputError(field, f"contains a control character ({_show(value)}).", fix)
+    return value
+
+
+def check_number(
+    field: str,
+    value: Any,
+    *,
+    minimum: float,
+    maximum: float,
+    integer: bool = False,
+    min_exclusive: bool = False,
+    fix: str,
+) -> float:
+    """A finite number (or numeric string) within ``[minimum, maximum]``; bools are refused.
+
+    Returns a ``float`` (an ``int`` when ``integer``). NaN, infinities, values that do not fit a
+    float and out-of-range values raise :class:`AEPInputError` naming *field* and *fix*.
+    """
+    number: float | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = float(value) if abs(value) <= 2**63 else math.inf
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    else:
+        seconds = getattr(value, "total_seconds", None)  # timedelta
+        number = float(seconds()) if callable(seconds) else None
+    if number is None or not math.isfinite(number):
+        raise AEPInputError(field, f"must be a finite number, got {_show(value)}.", fix)
+    low_ok = number > minimum if min_exclusive else number >= minimum
+    if not low_ok or number > maximum:
+        bound = f"{'>' if min_exclusive else '>='} {minimum:g} and <= {maximum:g}"
+        raise AEPInputError(field, f"must be {bound}, got {_show(value)}.", fix)
+    if integer:
+        if number != int(number):
+            raise AEPInputError(field, f"must be a whole number, got {_show(value)}.", fix)
+        return int(number)
+    return number
 
 
 def check_uuid(field: str, value: Any) -> str:

@@ -9,6 +9,7 @@ after a 401. Fetches for one key are serialised (one IMS call even when many thr
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,25 @@ REFRESH_LEAD_FRACTION = 0.1
 #: Lifetime assumed when IMS omits ``expires_in``.
 DEFAULT_TOKEN_LIFETIME = 3600.0
 
+#: Longest lifetime believed (IMS issues 24 h tokens); longer or unusable values are clamped.
+MAX_TOKEN_LIFETIME = 86400.0
+
 TokenKey = tuple[str, str, str, str]
+
+
+def token_lifetime(expires_in: object) -> float:
+    """Seconds a fresh token lives, from IMS ``expires_in`` (seconds; the legacy JWT exchange
+    answered milliseconds). Missing, non-numeric, NaN, infinite or non-positive values give
+    :data:`DEFAULT_TOKEN_LIFETIME`; values above a week are read as milliseconds; a day at most."""
+    try:
+        lifetime = float(expires_in) if not isinstance(expires_in, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_TOKEN_LIFETIME
+    if not math.isfinite(lifetime) or lifetime <= 0:
+        return DEFAULT_TOKEN_LIFETIME
+    if lifetime > 7 * 86400:  # legacy JWT exchange answered in milliseconds
+        lifetime /= 1000.0
+    return min(lifetime, MAX_TOKEN_LIFETIME)
 
 
 def monotonic() -> float:

@@ -8,6 +8,7 @@ naming the field and the fix.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -19,42 +20,61 @@ from airflow_provider_aep.connection_fields import (
     DEFAULT_SANDBOX,
     DEFAULT_SCOPES,
 )
-from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPInputError
+from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPInputError, redact_userinfo
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-_PLAIN_VALUE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@/")
-
 
 def quote_property_value(value: str) -> str:
-    """Quote a string for a ``property=<field>==<value>`` filter (``name=="CRMToAEP"``).
+    """Quote a string for a Flow Service ``property=<field>==<value>`` filter (``name=="CRMToAEP"``).
 
-    Quoting keeps commas (OR separators) and operators inside the value; embedded backslashes
-    and double quotes are backslash-escaped.
+    AEP documents double-quoting string values (commas, the OR separator, and operators stay
+    inside the value) but no escape character, so values containing ``"`` or ``\\`` are refused
+    (see :func:`airflow_provider_aep.hooks._filters.check_lookup_name`).
     """
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    from airflow_provider_aep.hooks._filters import flow_service_value
 
-
-def sr_property_value(value: str) -> str:
-    # Schema Registry documents no quoting: quote only when the value needs it.
-    return value if value and set(value) <= _PLAIN_VALUE_CHARS else quote_property_value(value)
+    return flow_service_value("value", value)
 
 
 def is_loopback(hostname: str) -> bool:
-    if hostname.lower() == "localhost":
+    """``localhost``, 127.0.0.0/8 or ``::1`` (brackets around an IPv6 literal are accepted)."""
+    host = hostname.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(hostname).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
 def path_segment(field: str, value: str) -> str:
-    """Validate an id and encode it as one path segment."""
+    """Validate an id and encode it as exactly one URL path segment.
+
+    Empty or blank ids, ``.`` and ``..`` (which HTTP clients resolve as "this/parent directory"),
+    surrounding whitespace and control characters are refused before any request; everything
+    else is percent-encoded (``/``, ``?``, ``#``, ``%`` included), so an id can never change the path.
+    """
     if not isinstance(value, str) or not value.strip():
-        raise AEPInputError(field, f"must be a non-empty string, got {value!r}.", f"pass the {field}.")
+        raise AEPInputError(field, f"must be a non-empty id, got {value!r}.", f"pass the {field}.")
+    if value.strip() in (".", "..") or value != value.strip() or _CONTROL_RE.search(value):
+        raise AEPInputError(
+            field,
+            f"{value!r} is not a resource id (dot segments, surrounding spaces and control characters "
+            "would change or break the request path).",
+            f"pass the {field} exactly as AEP returned it.",
+        )
     return quote(value, safe="")
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,255}")
+
+#: Bounds of the numeric connection extras (field, minimum, maximum).
+REQUEST_TIMEOUT_BOUNDS = (0.0, 3600.0)
 
 
 @dataclass(frozen=True)
@@ -84,17 +104,50 @@ def _config_error(conn_id: str, field: str, problem: str, fix: str) -> AEPAuthCo
     return AEPAuthConfigError(f"Connection {conn_id!r}: {field} {problem} Fix: {fix}")
 
 
-def _normalise_url(conn_id: str, field: str, raw: str, port: int | None = None) -> str:
+def _host_of(value: str) -> str | None:
+    """Host of ``host[:port][/path]`` without a scheme (``[::1]:8080`` gives ``::1``)."""
+    try:
+        return urlsplit("//" + value).hostname
+    except ValueError:
+        return None
+
+
+def _normalise_url(conn_id: str, field: str, raw: Any, port: Any = None) -> str:
+    if not isinstance(raw, str):
+        raise _config_error(
+            conn_id, field, f"must be a URL string, got {type(raw).__name__}.", "use https://host."
+        )
+    if _CONTROL_RE.search(raw):
+        raise _config_error(
+            conn_id, field, "contains a control character (line break, tab...).", "use https://host[:port]."
+        )
     value = raw.strip()
     if "://" not in value:
-        host = value.split("/", 1)[0].split(":", 1)[0].strip("[]")
+        try:  # a bare IPv6 literal (``::1``) gets its brackets
+            if ipaddress.ip_address(value).version == 6:
+                value = f"[{value}]"
+        except ValueError:
+            pass
+        host = _host_of(value) or ""
         value = ("http://" if is_loopback(host) else "https://") + value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _config_error(conn_id, field, f"is not a valid URL ({raw!r}).", "use https://host[:port].")
-    if parts.username or parts.password or parts.query or parts.fragment:
+    try:
+        parts = urlsplit(value)
+        parsed_port = parts.port
+    except ValueError:
+        parts, parsed_port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise _config_error(
-            conn_id, field, "must not carry credentials, a query or a fragment.", "use https://host[:port]."
+            conn_id,
+            field,
+            f"is not a valid http(s) URL ({redact_userinfo(raw)!r}).",
+            "use https://host[:port].",
+        )
+    if parts.username or parts.password or parts.query or parts.fragment or "@" in parts.netloc:
+        raise _config_error(
+            conn_id,
+            field,
+            "must not carry credentials, a query or a fragment.",
+            "use https://host[:port] (credentials belong in Login/Password).",
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise _config_error(
@@ -104,14 +157,73 @@ def _normalise_url(conn_id: str, field: str, raw: str, port: int | None = None) 
             "credentials would travel unencrypted.",
             "use https:// (plain http is only accepted for 127.0.0.0/8, ::1 and localhost).",
         )
-    if port and parts.port is None:
+    if port not in (None, ""):
+        if isinstance(port, bool) or not isinstance(port, (int, str)) or not str(port).isdigit():
+            raise _config_error(
+                conn_id, "port", f"must be a TCP port, got {port!r}.", "use 1-65535 or leave it empty."
+            )
+        port = int(port)
+        if not 1 <= port <= 65535:
+            raise _config_error(
+                conn_id, "port", f"must be a TCP port, got {port!r}.", "use 1-65535 or leave it empty."
+            )
+    if port and parsed_port is None:
         netloc = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         value = f"{parts.scheme}://{netloc}:{port}{parts.path}"
     return value.rstrip("/")
 
 
+def _header_text(conn_id: str, field: str, value: Any, fix: str, *, secret: bool = False) -> str:
+    """A string sent in an HTTP header: no control characters (header injection), trimmed."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not secret:
+        value = str(value)
+    if not isinstance(value, str):
+        raise _config_error(conn_id, field, f"must be a string, got {type(value).__name__}.", fix)
+    if _CONTROL_RE.search(value):
+        shown = "" if secret else f" ({value!r})"
+        raise _config_error(conn_id, field, f"contains a control character (line break, tab...){shown}.", fix)
+    return value.strip()
+
+
+def _scopes(conn_id: str, raw: Any) -> str:
+    fix = 'use a comma-separated string or a list of strings, e.g. "openid,AdobeID".'
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(s, str) for s in items):
+        raise _config_error(
+            conn_id, "extra.scopes", f"must be a string or a list of strings, got {raw!r}.", fix
+        )
+    scopes = ",".join(_header_text(conn_id, "extra.scopes", s, fix) for s in items)
+    scopes = ",".join(s.strip() for s in scopes.split(",") if s.strip())
+    if not scopes:
+        raise _config_error(conn_id, "extra.scopes", "is empty.", fix)
+    return scopes
+
+
+def _request_timeout(conn_id: str, raw: Any) -> float:
+    from airflow_provider_aep.validation import check_number
+
+    if raw is None:
+        return DEFAULT_REQUEST_TIMEOUT
+    low, high = REQUEST_TIMEOUT_BOUNDS
+    try:
+        return check_number(
+            "extra.request_timeout", raw, minimum=low, maximum=high, min_exclusive=True, fix=""
+        )
+    except AEPInputError as exc:
+        raise _config_error(
+            conn_id, "extra.request_timeout", f"{exc.problem}", f"use seconds, e.g. 60 (at most {high:g})."
+        ) from None
+
+
 def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSettings:
-    """Validate an Airflow connection for AEP; raises :class:`AEPAuthConfigError` naming the field."""
+    """Validate an Airflow connection for AEP; raises :class:`AEPAuthConfigError` naming the field.
+
+    Every value is checked before any request: header values (client id, org id, sandbox, static
+    token) carry no control characters, numbers are finite and in range, URLs are http(s) without
+    credentials (plain http only to loopback), and the ``retry_*`` extras form a valid policy.
+    """
+    from airflow_provider_aep.hooks._retry import RetryPolicy
+
     extra = dict(conn.extra_dejson or {})
 
     def opt(key: str) -> Any:
@@ -120,20 +232,18 @@ def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSet
             value = extra.get(f"extra__adobe_experience_platform__{key}")
         return None if value in (None, "") else value
 
-    client_id = (conn.login or "").strip()
+    client_id = _header_text(
+        conn_id, "login (client id)", conn.login or "", "set Login to the Developer Console client ID."
+    )
     if not client_id:
         raise _config_error(
             conn_id, "login (client id)", "is empty.", "set Login to the Developer Console client ID."
         )
-    org_id = str(opt("ims_org_id") or "").strip()
+    org_fix = 'add "ims_org_id": "<ORG>@AdobeOrg" to the connection extra.'
+    org_id = _header_text(conn_id, "extra.ims_org_id", opt("ims_org_id") or "", org_fix)
     if not org_id:
-        raise _config_error(
-            conn_id,
-            "extra.ims_org_id",
-            "is missing.",
-            'add "ims_org_id": "<ORG>@AdobeOrg" to the connection extra.',
-        )
-    if not org_id.endswith("@AdobeOrg"):
+        raise _config_error(conn_id, "extra.ims_org_id", "is missing.", org_fix)
+    if not org_id.endswith("@AdobeOrg") or " " in org_id:
         raise _config_error(
             conn_id,
             "extra.ims_org_id",
@@ -141,7 +251,10 @@ def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSet
             "copy the full organization ID from Developer Console, e.g. 0123ABCD@AdobeOrg.",
         )
     access_token = opt("access_token")
-    access_token = str(access_token).strip() if access_token else None
+    if access_token is not None:
+        access_token = _header_text(
+            conn_id, "extra.access_token", access_token, "paste the bearer token alone.", secret=True
+        )
     client_secret = conn.password or None
     if not access_token and not client_secret:
         raise _config_error(
@@ -150,19 +263,18 @@ def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSet
             "is empty and no static access_token is set.",
             'set Password to the client secret, or add "access_token" to the extra.',
         )
-    sandbox = str(opt("sandbox_name") or DEFAULT_SANDBOX).strip()
-    scopes_raw = opt("scopes") or DEFAULT_SCOPES
-    scopes = ",".join(s.strip() for s in (scopes_raw if isinstance(scopes_raw, list) else [scopes_raw]))
-    scopes = ",".join(s.strip() for s in scopes.split(",") if s.strip())
-    timeout_raw = opt("request_timeout")
-    try:
-        timeout = float(timeout_raw) if timeout_raw is not None else DEFAULT_REQUEST_TIMEOUT
-    except (TypeError, ValueError):
-        timeout = -1.0
-    if timeout <= 0:
+    sandbox_fix = "use the sandbox's technical name, e.g. 'prod' or 'dev-2'."
+    sandbox = _header_text(conn_id, "extra.sandbox_name", opt("sandbox_name") or DEFAULT_SANDBOX, sandbox_fix)
+    if not _SANDBOX_NAME.fullmatch(sandbox):
         raise _config_error(
-            conn_id, "extra.request_timeout", f"must be a positive number, got {timeout_raw!r}.", "e.g. 60."
+            conn_id,
+            "extra.sandbox_name",
+            f"{sandbox!r} is not an AEP sandbox name (lowercase letters, digits and hyphens).",
+            sandbox_fix,
         )
+    scopes = _scopes(conn_id, opt("scopes") or DEFAULT_SCOPES)
+    timeout = _request_timeout(conn_id, opt("request_timeout"))
+    RetryPolicy.from_extra(extra)  # raises naming the extra when a retry_* value is unusable
     return AEPConnectionSettings(
         conn_id=conn_id,
         client_id=client_id,
@@ -172,7 +284,7 @@ def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSet
         gateway_url=_normalise_url(
             conn_id, "host (gateway URL)", conn.host or DEFAULT_GATEWAY_URL, conn.port
         ),
-        ims_url=_normalise_url(conn_id, "extra.ims_url", str(opt("ims_url") or DEFAULT_IMS_URL)),
+        ims_url=_normalise_url(conn_id, "extra.ims_url", opt("ims_url") or DEFAULT_IMS_URL),
         request_timeout=timeout,
         client_secret=client_secret,
         access_token=access_token or None,

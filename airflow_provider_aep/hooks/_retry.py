@@ -34,6 +34,7 @@ from airflow_provider_aep.exceptions import (
     AEPAPIError,
     AEPAuthConfigError,
     AEPConnectionError,
+    AEPInputError,
     AEPResponseLostError,
 )
 
@@ -67,28 +68,50 @@ class RetryPolicy:
     max_backoff: float = 30.0
 
     def __post_init__(self) -> None:
-        if int(self.max_attempts) < 1:
-            raise AEPAuthConfigError("RetryPolicy.max_attempts must be >= 1.")
         for f in fields(self):
-            if f.name != "max_attempts" and float(getattr(self, f.name)) < 0:
-                raise AEPAuthConfigError(f"RetryPolicy.{f.name} must be >= 0.")
+            object.__setattr__(
+                self, f.name, _policy_value(f"RetryPolicy.{f.name}", f.name, getattr(self, f.name))
+            )
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], base: RetryPolicy | None = None) -> RetryPolicy:
-        """Apply the optional ``retry_*`` connection extras on top of ``base`` (or the defaults)."""
+        """Apply the optional ``retry_*`` connection extras on top of ``base`` (or the defaults).
+
+        Each value must be a finite number in the range of :data:`RETRY_BOUNDS` (NaN, infinities,
+        booleans and out-of-range values raise :class:`AEPAuthConfigError` naming the extra).
+        """
         changes: dict[str, Any] = {}
         for key, field_name in RETRY_EXTRA_KEYS.items():
             value = extra.get(key)
             if value in (None, ""):
                 continue
-            try:
-                changes[field_name] = int(value) if field_name == "max_attempts" else float(value)
-            except (TypeError, ValueError):
-                raise AEPAuthConfigError(
-                    f"Connection extra {key!r} must be a number, got {value!r}. "
-                    "Fix: set a number or remove the key."
-                ) from None
+            changes[field_name] = _policy_value(f"Connection extra {key!r}", field_name, value)
         return replace(base or cls(), **changes)
+
+
+#: Allowed range of each :class:`RetryPolicy` field: a NaN or an infinity would make the
+#: time budget, and with it the retries, unbounded.
+RETRY_BOUNDS: dict[str, tuple[float, float]] = {
+    "max_attempts": (1, 100),
+    "max_wait_seconds": (0, 3600),
+    "max_total_seconds": (0, 86400),
+    "initial_backoff": (0, 3600),
+    "max_backoff": (0, 3600),
+}
+
+
+def _policy_value(label: str, field_name: str, value: Any) -> float:
+    from airflow_provider_aep.validation import check_number
+
+    low, high = RETRY_BOUNDS[field_name]
+    integer = field_name == "max_attempts"
+    try:
+        return check_number(label, value, minimum=low, maximum=high, integer=integer, fix="")
+    except AEPInputError as exc:
+        kind = "a whole number" if integer else "a number of seconds"
+        raise AEPAuthConfigError(
+            f"{label} {exc.problem} Fix: set {kind} between {low:g} and {high:g}, or remove it."
+        ) from None
 
 
 def replay_safe(method: str, *, if_match: bool = False) -> bool:

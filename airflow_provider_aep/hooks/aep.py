@@ -27,6 +27,7 @@ from airflow_provider_aep.exceptions import (
 from airflow_provider_aep.hooks import _auth, _retry
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS
 from airflow_provider_aep.hooks._connection import (
+    REQUEST_TIMEOUT_BOUNDS,
     AEPConnectionSettings,
     fetch_airflow_connection,
     quote_property_value,
@@ -36,6 +37,7 @@ from airflow_provider_aep.hooks._errors import error_from_response, safe_path, s
 from airflow_provider_aep.hooks._flow_service import FlowServiceMixin
 from airflow_provider_aep.hooks._platform import XED_ACCEPT, PlatformMixin
 from airflow_provider_aep.hooks._retry import RetryPolicy, is_retryable
+from airflow_provider_aep.validation import check_number
 
 if TYPE_CHECKING:
     import requests
@@ -49,7 +51,7 @@ __all__ = [
     "quote_property_value",
 ]
 
-_SANDBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,255}$")
+_SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,255}")
 IMS_TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path, not a secret)
 JSON = "application/json"
 
@@ -145,7 +147,10 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
     def conn_settings(self) -> AEPConnectionSettings:
         """Validated connection settings; raises before any HTTP call when unusable."""
         settings = settings_from_connection(self.connection, self.aep_conn_id)
-        _mask(settings.client_secret)
+        # Airflow's task runner already registers the connection's password with the masker; the
+        # static token (an extra) is registered here. IMS tokens are not registered at all: the
+        # hook scrubs them from its own errors, and every registration is one more copy in a
+        # supervisor DEBUG log (see the README's Reliability section).
         _mask(settings.access_token)
         return settings
 
@@ -164,7 +169,17 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
     @property
     def timeout(self) -> float:
         """Per-request timeout in seconds."""
-        return float(self._timeout) if self._timeout is not None else self.conn_settings.request_timeout
+        if self._timeout is None:
+            return self.conn_settings.request_timeout
+        low, high = REQUEST_TIMEOUT_BOUNDS
+        return check_number(
+            "timeout",
+            self._timeout,
+            minimum=low,
+            maximum=high,
+            min_exclusive=True,
+            fix="Pass seconds, e.g. 60.",
+        )
 
     @cached_property
     def user_agent(self) -> str:
@@ -276,17 +291,15 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         except ValueError:
             body = None
         token = body.get("access_token") if isinstance(body, dict) else None
-        if not token or not isinstance(token, str):
+        if not token or not isinstance(token, str) or any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
             raise AEPAuthenticationError(
-                "POST", IMS_TOKEN_PATH, response.status_code, title="IMS answer carries no access_token"
+                "POST",
+                IMS_TOKEN_PATH,
+                response.status_code,
+                title="IMS answer carries no access_token (or an unusable one)",
             )
-        _mask(token)
-        try:
-            lifetime = float(body.get("expires_in") or _auth.DEFAULT_TOKEN_LIFETIME)
-        except (TypeError, ValueError):
-            lifetime = _auth.DEFAULT_TOKEN_LIFETIME
-        if lifetime > 7 * 86400:  # legacy JWT exchange answered in milliseconds
-            lifetime /= 1000.0
+        assert isinstance(body, dict)
+        lifetime = _auth.token_lifetime(body.get("expires_in"))
         self.log.info(
             "Fetched an IMS access token for client id %s (valid %d s)", settings.client_id, lifetime
         )
@@ -358,7 +371,7 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         if not isinstance(path, str) or not path.startswith("/"):
             raise AEPInputError("path", f"must start with '/', got {path!r}.", "pass e.g. '/flows'.")
         sandbox = sandbox_name if sandbox_name is not None else self.sandbox_name
-        if not isinstance(sandbox, str) or not _SANDBOX_NAME.match(sandbox):
+        if not isinstance(sandbox, str) or not _SANDBOX_NAME.fullmatch(sandbox):
             raise AEPInputError(
                 "sandbox_name",
                 f"{sandbox!r} is not an AEP sandbox name (lowercase letters, digits and hyphens).",

@@ -134,7 +134,7 @@ def test_request_id_header_wins(hook, ims, requests_mock):
 def test_error_path_has_no_query_string(hook, ims, requests_mock):
     requests_mock.get(f"{FS}/runs", status_code=400, json={"title": "bad filter"})
     with pytest.raises(AEPBadRequestError) as info:
-        list(hook.list_runs("f1", properties=["state==failed"]))
+        list(hook.list_runs("3fb0418e-1804-45d6-8d56-dd51f05c0baf", properties=["state==failed"]))
     assert info.value.path == "/data/foundation/flowservice/runs"
     assert "property" not in str(info.value)
     assert "?" not in str(info.value)
