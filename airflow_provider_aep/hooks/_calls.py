@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFoundError
+from airflow_provider_aep.exceptions import (
+    AEPInputError,
+    AEPMalformedAnswerError,
+    AEPNotFoundError,
+    AEPResponseLostError,
+)
 from airflow_provider_aep.hooks._errors import safe_path, scrub
 
 if TYPE_CHECKING:
@@ -50,12 +55,17 @@ class ResourceCalls:
         try:
             return response.json()
         except ValueError:
-            raise AEPAPIError(
+            # A create answered with garbage may still have been committed: say so, and let the
+            # caller look the resource up (AEPResponseLostError) instead of re-sending it.
+            cls = AEPResponseLostError if method.upper() == "POST" else AEPMalformedAnswerError
+            text = scrub(" ".join(response.text.split())[:200], self._secrets()) or "(empty)"
+            raise cls(
                 method.upper(),
                 SERVICE_BASE_PATHS[service] + safe_path(path),
                 response.status_code,
                 title="Answer is not JSON",
-                detail=scrub(" ".join(response.text.split())[:200], self._secrets()),
+                detail=text
+                + ("; the request may have been committed" if cls is AEPResponseLostError else ""),
             ) from None
 
     @staticmethod
@@ -66,13 +76,37 @@ class ResourceCalls:
 
     def _get_one(self, service: str, path: str, **kwargs: Any) -> dict:
         body = self._call("GET", service, path, **kwargs)
+        where = SERVICE_BASE_PATHS[service] + safe_path(path)
+        if isinstance(body, dict) and body.get("items") == []:
+            raise AEPNotFoundError("GET", where, 404, title="Empty answer")
         item = self._first_item(body)
-        if not isinstance(item, dict):
-            raise AEPNotFoundError("GET", SERVICE_BASE_PATHS[service] + path, 404, title="Empty answer")
+        if not isinstance(item, dict) or not item:
+            raise AEPMalformedAnswerError(
+                "GET",
+                where,
+                200,
+                title="Malformed answer",
+                detail=f"expected one object, got {str(body)[:200]}",
+            )
         return item
 
-    def _create(self, service: str, path: str, body: dict, **kwargs: Any) -> dict:
+    def _create(self, service: str, path: str, body: dict, id_key: str = "id", **kwargs: Any) -> dict:
+        """POST a create; the answer must carry the new resource's ``id_key``.
+
+        An answer without one (``{}``, ``{"items": []}``, a list...) raises
+        :class:`AEPResponseLostError`: the create may have been committed, so the caller looks the
+        resource up by name rather than re-sending it.
+        """
         if not isinstance(body, dict):
             raise AEPInputError("body", f"must be a dict, got {type(body).__name__}.", "pass a JSON object.")
-        result = self._first_item(self._call("POST", service, path, json=body, **kwargs))
-        return result if isinstance(result, dict) else {"result": result}
+        answer = self._call("POST", service, path, json=body, **kwargs)
+        result = self._first_item(answer)
+        if not isinstance(result, dict) or not isinstance(result.get(id_key), str) or not result[id_key]:
+            raise AEPResponseLostError(
+                "POST",
+                SERVICE_BASE_PATHS[service] + safe_path(path),
+                200,
+                title=f"Create answer carries no {id_key!r}",
+                detail=f"unusable answer {str(answer)[:200]}; the request may have been committed",
+            )
+        return result

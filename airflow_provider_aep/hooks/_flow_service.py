@@ -9,7 +9,8 @@ from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFo
 from airflow_provider_aep.hooks import _pagination
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, ResourceCalls
 from airflow_provider_aep.hooks._connection import path_segment as _segment
-from airflow_provider_aep.hooks._connection import quote_property_value
+from airflow_provider_aep.hooks._filters import flow_service_value
+from airflow_provider_aep.validation import check_uuid
 
 
 class FlowServiceMixin(ResourceCalls):
@@ -30,15 +31,17 @@ class FlowServiceMixin(ResourceCalls):
         if limit:
             params["limit"] = int(limit)
         return _pagination.iter_flow_service(
-            lambda p: self._call("GET", "flowservice", path, params=p), params
+            lambda p: self._call("GET", "flowservice", path, params=p),
+            params,
+            where=SERVICE_BASE_PATHS["flowservice"] + path,
         )
 
     def _fs_find(self, path: str, name: str) -> dict | None:
         if not isinstance(name, str) or not name:
             raise AEPInputError("name", "must be a non-empty string.", "pass the resource name.")
-        for item in self._fs_list(path, [f"name=={quote_property_value(name)}"]):
+        for item in self._fs_list(path, [f"name=={flow_service_value('name', name)}"]):
             if item.get("name") == name:
-                return item
+                return _pagination.require_id(item, "id", SERVICE_BASE_PATHS["flowservice"] + path)
         return None
 
     # ------------------------------------------------------------------ specs
@@ -227,7 +230,7 @@ class FlowServiceMixin(ResourceCalls):
     # ------------------------------------------------------------------ runs
     def create_run(self, flow_id: str, params: dict) -> dict:
         """``POST /runs`` with ``{flowId, params}``; returns ``{id, etag}``."""
-        _segment("flow_id", flow_id)
+        flow_id = check_uuid("flow_id", flow_id)
         return self._create("flowservice", "/runs", {"flowId": flow_id, "params": dict(params or {})})
 
     def get_run(self, run_id: str) -> dict:
@@ -237,6 +240,9 @@ class FlowServiceMixin(ResourceCalls):
     def list_runs(
         self, flow_id: str, properties: list[str] | None = None, orderby: str | None = None
     ) -> Iterator[dict]:
-        """Runs of a flow (``property=flowId==<id>`` plus ``properties``), lazily paged."""
-        _segment("flow_id", flow_id)
+        """Runs of a flow (``property=flowId==<id>`` plus ``properties``), lazily paged.
+
+        ``flow_id`` must be one UUID: a comma would turn the filter into "runs of any of these flows".
+        """
+        flow_id = check_uuid("flow_id", flow_id)
         return self._fs_list("/runs", [f"flowId=={flow_id}", *(properties or [])], orderby)

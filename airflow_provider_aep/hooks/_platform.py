@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFoundError
+from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError, AEPResponseLostError
 from airflow_provider_aep.hooks import _pagination
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, ResourceCalls
 from airflow_provider_aep.hooks._connection import path_segment as _segment
-from airflow_provider_aep.hooks._connection import sr_property_value
+from airflow_provider_aep.hooks._filters import check_lookup_name, schema_registry_title_filter
 
 XED_ACCEPT = "application/vnd.adobe.xed+json; version=1"
 XED_FULL_ACCEPT = "application/vnd.adobe.xed-full+json; version=1"
@@ -24,20 +24,24 @@ class PlatformMixin(ResourceCalls):
     def _sr_list(self, path: str, properties: list[str] | None) -> Iterator[dict]:
         params: dict[str, Any] = {"property": list(properties)} if properties else {}
         return _pagination.iter_schema_registry(
-            lambda p: self._call("GET", "schemaregistry", path, params=p, accept=XED_ID_ACCEPT), params
+            lambda p: self._call("GET", "schemaregistry", path, params=p, accept=XED_ID_ACCEPT),
+            params,
+            where=SERVICE_BASE_PATHS["schemaregistry"] + path,
         )
 
     def _sr_find(self, path: str, title: str) -> dict | None:
         if not isinstance(title, str) or not title:
             raise AEPInputError("title", "must be a non-empty string.", "pass the title.")
-        for item in self._sr_list(path, [f"title=={sr_property_value(title)}"]):
+        check_lookup_name("schemaregistry", "title", title)
+        title_filter = schema_registry_title_filter(title)
+        for item in self._sr_list(path, [title_filter] if title_filter else None):
             if item.get("title") == title:
-                return item
+                return _pagination.require_id(item, "$id", SERVICE_BASE_PATHS["schemaregistry"] + path)
         return None
 
     def create_class(self, body: dict) -> dict:
         """``POST /tenant/classes``; returns the class (``$id``, ``meta:altId``...)."""
-        return self._create("schemaregistry", "/tenant/classes", body)
+        return self._create("schemaregistry", "/tenant/classes", body, id_key="$id")
 
     def list_classes(self, properties: list[str] | None = None) -> Iterator[dict]:
         """Tenant classes (``{$id, meta:altId, version, title}``), lazily paged."""
@@ -59,7 +63,7 @@ class PlatformMixin(ResourceCalls):
 
     def create_schema(self, body: dict) -> dict:
         """``POST /tenant/schemas``; returns the schema (``$id``, ``meta:altId``...)."""
-        return self._create("schemaregistry", "/tenant/schemas", body)
+        return self._create("schemaregistry", "/tenant/schemas", body, id_key="$id")
 
     def get_schema(self, schema_id: str, full: bool = False) -> dict:
         """One tenant schema by ``meta:altId`` or ``$id``; ``full`` resolves every reference."""
@@ -88,22 +92,21 @@ class PlatformMixin(ResourceCalls):
             raise AEPInputError("body", f"must be a dict, got {type(body).__name__}.", "pass a JSON object.")
         result = self._call("POST", "catalog", "/dataSets", json=body)
         ref = result[0] if isinstance(result, list) and len(result) == 1 else None
-        if not isinstance(ref, str) or not ref.lower().startswith(DATASET_REF_PREFIX.lower()):
-            raise AEPAPIError(
+        dataset_id = ref[len(DATASET_REF_PREFIX) :] if isinstance(ref, str) else ""
+        if (
+            not isinstance(ref, str)
+            or not ref.lower().startswith(DATASET_REF_PREFIX.lower())
+            or not dataset_id
+            or "/" in dataset_id
+        ):
+            # The create may have been committed: the caller looks the name up instead of re-sending.
+            raise AEPResponseLostError(
                 "POST",
                 SERVICE_BASE_PATHS["catalog"] + "/dataSets",
-                None,
+                200,
                 title="Unexpected dataset create answer",
-                detail=f"expected ['@/dataSets/<id>'], got {str(result)[:200]}",
-            )
-        dataset_id = ref[len(DATASET_REF_PREFIX) :]
-        if not dataset_id or "/" in dataset_id:
-            raise AEPAPIError(
-                "POST",
-                SERVICE_BASE_PATHS["catalog"] + "/dataSets",
-                None,
-                title="Unexpected dataset create answer",
-                detail=f"malformed dataset reference {ref!r}",
+                detail=f"expected ['@/dataSets/<id>'], got {str(result)[:200]}; "
+                "the request may have been committed",
             )
         return dataset_id
 
@@ -127,7 +130,11 @@ class PlatformMixin(ResourceCalls):
             params["name"] = name
         if properties:
             params["properties"] = ",".join(properties)
-        return _pagination.iter_catalog(lambda p: self._call("GET", "catalog", "/dataSets", params=p), params)
+        return _pagination.iter_catalog(
+            lambda p: self._call("GET", "catalog", "/dataSets", params=p),
+            params,
+            where=SERVICE_BASE_PATHS["catalog"] + "/dataSets",
+        )
 
     def delete_dataset(self, dataset_id: str) -> None:
         """``DELETE /dataSets/{id}``."""
@@ -137,6 +144,7 @@ class PlatformMixin(ResourceCalls):
         """Dataset called ``name`` or ``None``."""
         if not isinstance(name, str) or not name:
             raise AEPInputError("name", "must be a non-empty string.", "pass the dataset name.")
+        check_lookup_name("catalog", "name", name)
         return next((d for d in self.list_datasets(name=name) if d.get("name") == name), None)
 
     # ------------------------------------------------------------------ Data Prep
@@ -155,11 +163,16 @@ class PlatformMixin(ResourceCalls):
         """Mapping sets, lazily paged; ``name`` filters server-side."""
         params: dict[str, Any] = {"name": name} if name else {}
         return _pagination.iter_data_prep(
-            lambda p: self._call("GET", "conversion", "/mappingSets", params=p), params
+            lambda p: self._call("GET", "conversion", "/mappingSets", params=p),
+            params,
+            where=SERVICE_BASE_PATHS["conversion"] + "/mappingSets",
         )
 
     def find_mapping_set(self, name: str) -> dict | None:
         """Mapping set called ``name`` or ``None``."""
         if not isinstance(name, str) or not name:
             raise AEPInputError("name", "must be a non-empty string.", "pass the mapping set name.")
-        return next((m for m in self.list_mapping_sets(name=name) if m.get("name") == name), None)
+        check_lookup_name("conversion", "name", name)
+        found = next((m for m in self.list_mapping_sets(name=name) if m.get("name") == name), None)
+        where = SERVICE_BASE_PATHS["conversion"] + "/mappingSets"
+        return None if found is None else _pagination.require_id(found, "id", where)

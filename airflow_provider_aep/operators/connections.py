@@ -117,7 +117,7 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
             self._validate()
 
     def _validate(self) -> tuple[str, str | None]:
-        check_name("name", self.name)
+        check_name("name", self.name, "flowservice")
         require_str("source_conn_id", self.source_conn_id, "an Airflow connection id")
         if self.source is None:
             if not self.connection_spec_id:
@@ -228,7 +228,7 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
     def execute(self, context: Context) -> str:
         """Create or reuse the base connection and return its id."""
         spec_id, auth_spec_name = self._validate()
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "flowservice")
         body_auth = self._auth(auth_spec_name)  # input errors surface before any request
 
         def create() -> dict[str, Any]:
@@ -276,11 +276,11 @@ class AEPCreateDatasetBaseConnectionOperator(AEPCreateOperatorBase):
         self.name = name
         self.description = description
         if not self.has_templated_values():
-            check_name("name", name)
+            check_name("name", name, "flowservice")
 
     def execute(self, context: Context) -> str:
         """Create or reuse the dataset base connection and return its id."""
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "flowservice")
 
         def create() -> dict[str, Any]:
             body: dict[str, Any] = {
@@ -373,7 +373,7 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
 
     def _validate(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "name": check_name("name", self.name),
+            "name": check_name("name", self.name, "flowservice"),
             "base": check_uuid("base_connection_id", self.base_connection_id),
             "spec": check_uuid("connection_spec_id", self.connection_spec_id),
         }
@@ -551,7 +551,7 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
             self._validate()
 
     def _validate(self) -> tuple[str, str, str, str | None]:
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "flowservice")
         dataset = check_dataset_id("dataset_id", self.dataset_id)
         schema = check_schema_id("schema_id", self.schema_id)
         base = None

@@ -55,12 +55,12 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
         self.description = description
         self.tags = tags
         if not self.has_templated_values():
-            check_name("name", name)
+            check_name("name", name, "catalog")
             check_schema_id("schema_id", schema_id)
 
     def execute(self, context: Context) -> str:
         """Create or reuse the dataset and return its id."""
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "catalog")
         schema_id = check_schema_id("schema_id", self.schema_id)
         tags = check_tags("tags", self.tags)
         if is_schema_alt_id(schema_id):

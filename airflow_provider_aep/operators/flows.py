@@ -191,7 +191,7 @@ class AEPCreateDataflowOperator(AEPCreateOperatorBase):
 
     def _validate(self) -> dict[str, Any]:
         v: dict[str, Any] = {
-            "name": check_name("name", self.name),
+            "name": check_name("name", self.name, "flowservice"),
             "flow_spec": check_uuid("flow_spec_id", self.flow_spec_id),
             "source": check_uuid("source_connection_id", self.source_connection_id),
             "target": check_uuid("target_connection_id", self.target_connection_id),

@@ -215,7 +215,7 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
                     f"source column {src!r} is not a column of the source table.",
                     f"Use one of: {', '.join(known[:40])}.",
                 )
-        name = check_name("name", self.name) if self.name is not None else None
+        name = check_name("name", self.name, "conversion") if self.name is not None else None
         return {"kind": kind, "schema": schema_id, "entries": entries, "name": name}
 
     @staticmethod

@@ -89,7 +89,7 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
             self._validate()
 
     def _validate(self) -> tuple[str, str, list[str]]:
-        title = check_name("title", self.title)
+        title = check_name("title", self.title, "schemaregistry")
         class_id = check_xdm_ref("class_id", self.class_id)
         groups = self.field_groups
         if isinstance(groups, str) or not isinstance(groups, (list, tuple)):
@@ -185,7 +185,7 @@ class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
             self._validate()
 
     def _validate(self) -> tuple[str, dict[str, str]]:
-        title = check_name("title", self.title)
+        title = check_name("title", self.title, "schemaregistry")
         fields = self.fields
         out: dict[str, str] = {}
         if isinstance(fields, Mapping):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from airflow_provider_aep.exceptions import AEPAPIError, AEPNotFoundError
+from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFoundError
 from airflow_provider_aep.hooks.aep import quote_property_value
 from tests.hooks.conftest import CAT, DP, FS, SR
 
@@ -207,15 +207,18 @@ def test_patch_flow_fetches_etag(hook, ims, requests_mock):
 def test_create_run_accepts_both_answer_shapes(hook, ims, requests_mock, answer):
     matcher = requests_mock.post(f"{FS}/runs", status_code=201, json=answer)
     params = {"windowStartTime": 1700000000, "windowEndTime": 1700003600}
-    assert hook.create_run("f1", params) == {"id": "r1", "etag": "e"}
-    assert matcher.last_request.json() == {"flowId": "f1", "params": params}
+    assert hook.create_run("3fb0418e-1804-45d6-8d56-dd51f05c0baf", params) == {"id": "r1", "etag": "e"}
+    assert matcher.last_request.json() == {"flowId": "3fb0418e-1804-45d6-8d56-dd51f05c0baf", "params": params}
 
 
 def test_list_runs_filters_by_flow(hook, ims, requests_mock):
     matcher = requests_mock.get(f"{FS}/runs", json={"items": [{"id": "r1"}]})
-    assert list(hook.list_runs("f1", properties=["state==failed"], orderby="-createdAt")) == [{"id": "r1"}]
+    runs = hook.list_runs(
+        "3fb0418e-1804-45d6-8d56-dd51f05c0baf", properties=["state==failed"], orderby="-createdAt"
+    )
+    assert list(runs) == [{"id": "r1"}]
     assert _qs(matcher.last_request) == {
-        "property": ["flowId==f1", "state==failed"],
+        "property": ["flowId==3fb0418e-1804-45d6-8d56-dd51f05c0baf", "state==failed"],
         "orderby": ["-createdAt"],
     }
 
@@ -233,12 +236,18 @@ def test_explore(hook, ims, requests_mock):
     [
         ("CRMToAEP", '"CRMToAEP"'),
         ("a,b", '"a,b"'),
-        ('say "hi"', '"say \\"hi\\""'),
-        ("back\\slash", '"back\\\\slash"'),
+        ("it's == 100% & more", '"it\'s == 100% & more"'),
     ],
 )
 def test_quote_property_value(value, expected):
     assert quote_property_value(value) == expected
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "back\\slash"])
+def test_quote_property_value_refuses_what_aep_cannot_unescape(value):
+    # Issue 11, defect 2: AEP documents quoting but no escape character (intended change).
+    with pytest.raises(AEPInputError, match="no escape"):
+        quote_property_value(value)
 
 
 FS_FINDERS = [
@@ -251,7 +260,7 @@ FS_FINDERS = [
 
 @pytest.mark.parametrize(("finder", "collection"), FS_FINDERS)
 def test_flow_service_finders(hook, ims, requests_mock, finder, collection):
-    name = 'ssc, "accounts"'
+    name = "ssc, 'accounts'"
     matcher = requests_mock.get(
         f"{FS}/{collection}",
         json={"items": [{"id": "near", "name": "ssc, accounts"}, {"id": "hit", "name": name}]},
@@ -270,7 +279,9 @@ def test_flow_service_finders_return_none(hook, ims, requests_mock, finder, coll
     ("finder", "collection", "title", "filter_value"),
     [
         ("find_schema", "schemas", "Accounts", "title==Accounts"),
-        ("find_class", "classes", "Ad hoc, raw", 'title=="Ad hoc, raw"'),
+        ("find_schema", "schemas", "Accounts profile", "title==Accounts profile"),
+        # Schema Registry documents no quoting: other titles are matched on the client (no filter).
+        ("find_class", "classes", "Ad hoc, raw", None),
     ],
 )
 def test_schema_registry_finders(hook, ims, requests_mock, finder, collection, title, filter_value):
@@ -282,7 +293,7 @@ def test_schema_registry_finders(hook, ims, requests_mock, finder, collection, t
         },
     )
     assert getattr(hook, finder)(title)["$id"] == "yes"
-    assert _qs(matcher.last_request)["property"] == [filter_value]
+    assert _qs(matcher.last_request).get("property") == ([filter_value] if filter_value else None)
     requests_mock.get(f"{SR}/tenant/{collection}", json={"results": [], "_page": {"next": None}})
     assert getattr(hook, finder)(title) is None
 
