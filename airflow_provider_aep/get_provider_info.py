@@ -68,6 +68,14 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": provider_ui_field_behaviour(),
             }
         ],
+        # AEP datasets as Airflow assets: aep://<org>/<sandbox>/datasets/<dataset id>
+        "asset-uris": [
+            {
+                "schemes": ["aep"],
+                "handler": "airflow_provider_aep.assets.sanitize_uri",
+                "to_openlineage_converter": "airflow_provider_aep.assets.convert_asset_to_openlineage",
+            }
+        ],
         "extra-links": [
             "airflow_provider_aep.links.AEPDataflowLink",
             "airflow_provider_aep.links.AEPDatasetLink",

@@ -10,7 +10,8 @@ The customer-success tutorial, end to end, as one DAG::
 Independent steps run in parallel; every id travels through XCom. Each create step reuses a
 resource of the same name, so running the DAG again creates nothing new. The dataflow runs hourly
 in AEP from its start time (the DAG run's data interval start, or now for a manual run); the sensor
-waits, deferred in the triggerer, for its first run (the initial backfill) to finish.
+waits, deferred in the triggerer, for its first run (the initial backfill) to finish, then adds an
+asset event for the AEP dataset through the alias ``aep-dataset:salesforce-accounts``.
 
 Setting the ``teardown`` param deletes what the run created (mapping sets have no DELETE in AEP).
 
@@ -54,6 +55,9 @@ ACCOUNT_MAPPING = {
     "Phone": "mobilePhone.number",
     "CreatedDate": "_repo.createDate",
 }
+#: Each successful run adds an asset event for the AEP dataset through this alias; DAGs scheduled
+#: on ``AssetAlias(ACCOUNTS_ALIAS)`` (``aep_profile_export_after_accounts``) run once per ingestion.
+ACCOUNTS_ALIAS = "aep-dataset:salesforce-accounts"
 #: Runs of a flow start at its scheduled start time or later, so "the first run started after the
 #: epoch" is the flow's first run, also when the flow is reused by a later DAG run.
 FLOW_FIRST_RUN = "1970-01-01T00:00:00Z"
@@ -162,6 +166,7 @@ with DAG(
         deferrable=True,
         poke_interval=5,
         timeout=3600,
+        dataset_alias=ACCOUNTS_ALIAS,
     )
 
     # ------------------------------------------------- optional teardown (params.teardown)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPInputError
+from airflow_provider_aep.lineage_mixin import AEPLineageMixin
 from airflow_provider_aep.links import AEPDataflowLink
 from airflow_provider_aep.operators.base import (
     AEPBaseOperator,
@@ -99,7 +100,7 @@ class AEPGetFlowSpecOperator(AEPBaseOperator):
         return str(spec["id"])
 
 
-class AEPCreateDataflowOperator(AEPCreateOperatorBase):
+class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
     """Create (or reuse) a dataflow: source connection -> Copy + Mapping -> target connection.
 
     Validated before the create: ids, schedule rules (``once`` takes no interval/backfill,

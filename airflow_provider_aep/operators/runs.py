@@ -17,6 +17,7 @@ from airflow_provider_aep.exceptions import (
     AEPNotFoundError,
     AEPResponseLostError,
 )
+from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX, aep_ui_url
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
 from airflow_provider_aep.sensors.flow_run import (
@@ -56,7 +57,7 @@ class AEPFlowRunLink(BaseOperatorLink):
         return str(value) if value else ""
 
 
-class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
+class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
     """Start an on-demand run of a ``once``-scheduled flow for a time window and (by default) wait.
 
     The window defaults to the DAG run's data interval; ``POST /runs`` gets ``params.startTime`` (now),
@@ -82,6 +83,8 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         ``execution_timeout`` bounds the wait.
     :param partial_success: ``"warn"`` (default), ``"fail"`` or ``"succeed"``.
     :param max_transient_errors: consecutive 429/5xx/connection failures tolerated while waiting.
+    :param dataset_alias: asset alias name; a successful run adds an asset event for the flow's AEP
+        dataset through it (see :mod:`airflow_provider_aep.assets`).
     """
 
     template_fields: Sequence[str] = (
@@ -110,9 +113,11 @@ class AEPRunFlowOperator(FlowRunWaitMixin, BaseOperator):
         max_transient_errors: int = 10,
         aep_conn_id: str = "aep_default",
         sandbox_name: str | None = None,
+        dataset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.declare_dataset_alias(dataset_alias)
         self.flow_id = flow_id
         self.window_start = window_start
         self.window_end = window_end

@@ -45,6 +45,7 @@ from airflow_provider_aep.exceptions import (
     AEPRateLimitError,
     AEPServerError,
 )
+from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
 from airflow_provider_aep.runs_status import (
     RunState,
     RunStatus,
@@ -361,7 +362,7 @@ def _run_error(bad: Sequence[RunState], target: WaitTarget) -> AEPFlowRunError:
     )
 
 
-class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
+class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator):
     """Wait for AEP flow runs: one run id, the runs covering a window, or the next run after a time.
 
     See the module docstring for the exact window-matching rule.
@@ -378,6 +379,8 @@ class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
     :param max_transient_errors: consecutive 429/5xx/connection failures tolerated while waiting.
     :param aep_conn_id: Airflow connection id.
     :param sandbox_name: sandbox override.
+    :param dataset_alias: asset alias name; each successful run adds an asset event for the flow's
+        AEP dataset through it (see :mod:`airflow_provider_aep.assets`).
     """
 
     template_fields: Sequence[str] = (
@@ -405,9 +408,11 @@ class AEPFlowRunSensor(FlowRunWaitMixin, BaseSensorOperator):
         max_transient_errors: int = 10,
         aep_conn_id: str = "aep_default",
         sandbox_name: str | None = None,
+        dataset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
+        self.declare_dataset_alias(dataset_alias)
         self.flow_id = flow_id
         self.run_id = run_id
         self.window_start = window_start

@@ -24,6 +24,8 @@ DAG_FILES = {
     "aep_protocols_odata_ingestion": "aep_protocols_odata_ingestion.py",
     "aep_on_demand_ingestion": "aep_on_demand_ingestion.py",
 }
+#: DAGs scheduled on AEP dataset assets (nothing to run on the emulator by itself).
+ASSET_DAG_FILES = {"aep_profile_export_after_accounts": "aep_profile_export_after_accounts.py"}
 #: Generous: a parse takes tens of milliseconds; the bound only catches network calls or heavy
 #: imports at parse time on a busy 2-core CI machine.
 MAX_PARSE_SECONDS = 2.0
@@ -156,9 +158,9 @@ def test_dag_files_import_without_errors_or_network(no_network: None) -> None:
     bag = _dagbag()  # twice: the first one also pays for importing the provider modules
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == set(DAG_FILES)
+    assert set(bag.dag_ids) == set(DAG_FILES) | set(ASSET_DAG_FILES)
     stats = {stat.file.rsplit("/", 1)[-1]: stat for stat in bag.dagbag_stats}
-    assert set(stats) == set(DAG_FILES.values())
+    assert set(stats) == set(DAG_FILES.values()) | set(ASSET_DAG_FILES.values())
     for name, stat in stats.items():
         seconds = stat.duration.total_seconds() if hasattr(stat.duration, "total_seconds") else stat.duration
         print(f"parse {name}: {seconds * 1000:.0f} ms, {stat.task_num} tasks")
@@ -234,6 +236,32 @@ def _get_path(record: dict[str, Any], path: str) -> Any:
     return node
 
 
+def _check_dataset_asset_event(run: Any, dataset_id: str, written: int) -> None:
+    """The sensor added one asset event for the AEP dataset, through its alias, with the run summary."""
+    from airflow.models.asset import AssetAliasModel, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    uri = f"aep://EMULATORORG/prod/datasets/{dataset_id}"
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == uri, AssetEvent.source_run_id == run.run_id)
+        ).all()
+        assert len(events) == 1, events
+        (event,) = events
+        assert event.source_task_id == "wait_for_first_run"
+        assert event.extra["records_written"] == written
+        assert event.extra["dataset_id"] == dataset_id
+        assert event.extra["status"] == "success"
+        assert event.extra["run_id"]
+        alias = session.scalars(
+            select(AssetAliasModel).where(AssetAliasModel.name == "aep-dataset:salesforce-accounts")
+        ).one()
+        assert uri in [a.uri for a in alias.assets]
+
+
 @pytest.fixture
 def emulator(airflow_db: Any, demo_env: Any) -> Iterator[Any]:
     demo_env.set_config(run_duration_seconds=1)
@@ -259,6 +287,9 @@ def test_dag_runs_on_emulator_and_is_idempotent(dagbag: Any, emulator: Any, dag_
     for record in records:
         for path in paths:
             assert _get_path(record, path) not in (None, ""), (path, record)
+
+    if dag_id == "aep_customer_success_ingestion":
+        _check_dataset_asset_event(first, dataset_id, len(records))
 
     # A second run reuses every resource (and, for the on-demand DAG, the run of the same window).
     before = _counts(emulator)
