@@ -35,12 +35,13 @@ with DAG(
     def export_profiles(*, triggering_asset_events: Any = None) -> list[dict[str, Any]]:
         """Summarise the ingestions that triggered this run (one line per AEP flow run)."""
         landed = []
-        for asset, events in (triggering_asset_events or {}).items():
+        # Keyed by what the DAG is scheduled on (the alias); each event names its concrete asset.
+        for events in (triggering_asset_events or {}).values():
             for event in events:
                 extra = dict(event.extra or {})
-                landed.append({"uri": asset.uri, **extra})
+                landed.append({"uri": event.asset.uri, **extra})
                 print(
-                    f"AEP dataset {asset.uri}: run {extra.get('run_id')} wrote "
+                    f"AEP dataset {event.asset.uri}: run {extra.get('run_id')} wrote "
                     f"{extra.get('records_written')} records; exporting profiles"
                 )
         return landed
