@@ -50,7 +50,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Adobe Experience Platform",
-                "python-modules": ["airflow_provider_aep.triggers.flow_run"],
+                "python-modules": [
+                    "airflow_provider_aep.triggers.flow_run",
+                    "airflow_provider_aep.triggers.flow_run_event",
+                ],
             }
         ],
         "hooks": [
