@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -11,9 +13,10 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .auth import GATEWAY_PREFIX, IMS_PATHS, check_gateway
-from .errors import APIError, current_request_id
+from .auth import GATEWAY_PREFIX, IMS_PATHS, check_gateway, service_of
+from .errors import APIError, current_request_id, flow_error, ims_error, service_error, xdm_error
 from .state import EmulatorConfig, EmulatorState
 
 Scope = MutableMapping[str, Any]
@@ -22,6 +25,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 ADMIN_PREFIX = "/_emulator/"
+logger = logging.getLogger("airflow_provider_aep.emulator")
 _SECRET_QUERY_KEYS = {"client_secret", "password", "access_token", "jwt_token", "code"}
 
 
@@ -45,9 +49,55 @@ async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str]
     await send({"type": "http.response.body", "body": payload})
 
 
+def is_loopback_client(scope: Scope) -> bool:
+    """Is the caller on this machine? (``True`` for in-process clients without an IP address.)"""
+    client = scope.get("client")
+    if not client:
+        return True
+    try:
+        addr = ipaddress.ip_address(str(client[0]))
+    except ValueError:
+        return True  # no IP address: an in-process test client or a Unix socket
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+def normalise_gateway_path(path: str) -> str:
+    """One rule for every gateway path: one trailing slash is ignored (``/tenant/schemas/`` is
+    ``/tenant/schemas``), as AEP's gateway accepts both spellings."""
+    if path.startswith(GATEWAY_PREFIX) and path.endswith("/") and len(path) > len(GATEWAY_PREFIX):
+        return path[:-1]
+    return path
+
+
+def error_for_path(path: str, status: int, detail: str) -> APIError:
+    """An error in the shape of the service (or admin API / IMS) that ``path`` belongs to."""
+    service = service_of(path)
+    if service == "flowservice":
+        return flow_error(status, {400: 1100, 404: 1101}.get(status, 1000), detail)
+    if service == "schemaregistry":
+        return xdm_error(status, {400: 1001, 404: 1012}.get(status, 1000), detail)
+    if service == "catalog":
+        return service_error("CAT", status, 1000, detail)
+    if service:
+        return service_error("DP", status, 1000, detail)
+    if path in IMS_PATHS:
+        return ims_error(status, "invalid_request", detail)
+    return APIError(
+        status, {"title": "Bad Request" if status == 400 else "Error", "status": status, "detail": detail}
+    )
+
+
 class EmulatorApp(FastAPI):
     """FastAPI app whose outermost layer does what AEP's gateway does before a service sees a call:
-    request ids, request log, fault injection, header checks; and drops answers on demand."""
+    request ids, request log, fault injection, header checks; and drops answers on demand.
+
+    ``admin_remote`` (default ``False``): whether the unauthenticated admin API under
+    ``/_emulator/`` answers callers that are not on this machine (403 otherwise).
+    """
+
+    admin_remote: bool = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         if scope["type"] != "http":
@@ -64,24 +114,42 @@ class EmulatorApp(FastAPI):
     async def _handle(
         self, state: EmulatorState, request_id: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        path: str = scope["path"]
+        original_path: str = scope["path"]
+        path = normalise_gateway_path(original_path)
+        if path != original_path:
+            scope = {**scope, "path": path, "raw_path": path.encode()}
         method: str = scope["method"]
         rid_header = (b"x-request-id", request_id.encode())
 
         if path.startswith(ADMIN_PREFIX):
+            if not self.admin_remote and not is_loopback_client(scope):
+                detail = (
+                    "The emulator's admin API answers callers on this machine only; start aep-emulator "
+                    "with --admin-remote to allow others."
+                )
+                body = {"title": "Forbidden", "status": 403, "detail": detail}
+                await _send_json(send, 403, body, {"x-request-id": request_id})
+                return
+            admin_started = False
 
             async def admin_send(message: Message) -> None:
+                nonlocal admin_started
                 if message["type"] == "http.response.start":
+                    admin_started = True
                     message["headers"] = [*message.get("headers", []), rid_header]
                 await send(message)
 
-            await super().__call__(scope, receive, admin_send)
+            try:
+                await super().__call__(scope, receive, admin_send)
+            except Exception:
+                if not admin_started:
+                    raise
             return
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         entry: dict[str, Any] = {
             "method": method,
-            "path": path,
+            "path": original_path,
             "query": _redact_query(scope.get("query_string", b"").decode("latin-1")),
             "status": None,
             "sandbox": headers.get("x-sandbox-name"),
@@ -131,7 +199,14 @@ class EmulatorApp(FastAPI):
             else:
                 await send(message)
 
-        await super().__call__(scope, receive, wrapped_send)
+        scope.setdefault("state", {})["aep_log_entry"] = entry
+        try:
+            await super().__call__(scope, receive, wrapped_send)
+        except Exception:
+            # The exception handler below has already answered (400, the service's error shape);
+            # this is the re-raise of Starlette's outermost middleware: keep it off the server log.
+            if entry["status"] is None:
+                raise
         if not may_drop:
             return
         committed = entry["status"] is not None and int(entry["status"]) < 400
@@ -152,8 +227,40 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
 
 
-def create_app(config: EmulatorConfig | None = None) -> FastAPI:
-    """Build a fresh emulator app with its own state (``app.state.emulator``)."""
+async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The generic guard: an exception no route anticipated answers 400 in the service's error
+    shape (never a 500 with a traceback); the request log marks it ``unhandled``."""
+    path = request.scope.get("path", "")
+    entry = (request.scope.get("state") or {}).get("aep_log_entry")
+    if isinstance(entry, dict):
+        entry["unhandled"] = type(exc).__name__
+    logger.warning("%s %s raised %s; answered 400", request.method, path, type(exc).__name__)
+    logger.debug("unexpected exception", exc_info=exc)
+    detail = (
+        f"The request could not be processed ({type(exc).__name__}); check the body and the query "
+        "parameters against the API reference."
+    )
+    err = error_for_path(path, 400, detail)
+    return JSONResponse(err.body, status_code=400)
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Unknown gateway paths and methods answer in the service's error shape (404/405)."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.scope.get("path", "")
+    headers = dict(exc.headers or {})
+    if not path.startswith(GATEWAY_PREFIX):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    what = "path" if exc.status_code == 404 else "method"
+    err = error_for_path(path, exc.status_code, f"The {what} of {request.method} {path} is not supported.")
+    return JSONResponse(err.body, status_code=exc.status_code, headers=headers)
+
+
+def create_app(config: EmulatorConfig | None = None, *, admin_remote: bool = False) -> FastAPI:
+    """Build a fresh emulator app with its own state (``app.state.emulator``).
+
+    ``admin_remote``: let callers that are not on this machine use the admin API (off by default).
+    """
     from . import (
         routes_admin,
         routes_catalog,
@@ -171,7 +278,12 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.emulator = EmulatorState(config)
+    app.admin_remote = admin_remote
+    # Trailing slashes follow one rule (normalise_gateway_path), never Starlette's redirects.
+    app.router.redirect_slashes = False
     app.add_exception_handler(APIError, _api_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)
     app.include_router(routes_ims.router)
     app.include_router(routes_admin.router, prefix="/_emulator")
     app.include_router(routes_flowservice.router, prefix="/data/foundation/flowservice")

@@ -11,7 +11,13 @@ from typing import Any
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser (fault flags mirror the faults JSON of the contract)."""
     p = argparse.ArgumentParser(prog="aep-emulator", description="Local Adobe Experience Platform emulator.")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument(
+        "--admin-remote",
+        action="store_true",
+        help="let callers on other machines use the unauthenticated admin API /_emulator/ "
+        "(default: loopback callers only)",
+    )
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--time-scale", type=float, default=None, help="emulated seconds per real second")
     p.add_argument("--run-duration", type=float, default=None, help="seconds a flow run stays inProgress")
@@ -63,6 +69,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return cfg
 
 
+def base_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 literal in brackets (``http://[::1]:8765``)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
@@ -70,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import create_app
 
-    app = create_app(config_from_args(args))
+    app = create_app(config_from_args(args), admin_remote=args.admin_remote)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     server = uvicorn.Server(config)
 
@@ -85,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 for sock in srv.sockets:
                     port = sock.getsockname()[1]
                     break
-            print(f"AEP emulator listening on http://{host}:{port}", flush=True)
+            print(f"AEP emulator listening on {base_url(host, port)}", flush=True)
 
     server.startup = startup  # type: ignore[method-assign]
 

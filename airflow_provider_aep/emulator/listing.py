@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .errors import APIError, catalog_error, flow_error, xdm_error
+from .safe_regex import RegexError, compile_pattern
 
 _OPS = ("==", "!=", ">=", "<=", ">", "<", "~")
 _EXPR = re.compile(r"^\s*(!?)([A-Za-z0-9_.@:$\[\]\-]+)\s*(==|!=|>=|<=|>|<|~)?(.*)$", re.DOTALL)
@@ -109,8 +111,8 @@ def _as_number(value: Any) -> float | None:
 def _compare(actual: Any, op: str, expected: str) -> bool:
     if op == "~":
         try:
-            return re.search(expected, str(actual)) is not None
-        except re.error:
+            return compile_pattern(expected).search(str(actual))
+        except RegexError:
             return False
     a_num, e_num = _as_number(actual), _as_number(expected)
     if a_num is not None and e_num is not None:
@@ -175,9 +177,41 @@ def _decode_token(token: str) -> dict[str, Any]:
         data = json.loads(base64.urlsafe_b64decode(token + pad))
     except (ValueError, TypeError) as exc:
         raise flow_error(400, 1454, "The continuationToken is invalid.") from exc
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not _token_fields_ok(data):
         raise flow_error(400, 1454, "The continuationToken is invalid.")
     return data
+
+
+def _token_fields_ok(data: dict[str, Any]) -> bool:
+    """A token is only ever one the emulator issued: check every field's type and range."""
+    offset = data.get("offset", 0)
+    limit = data.get("limit")
+    props = data.get("property", [])
+    order = data.get("orderby")
+    return (
+        isinstance(offset, int)
+        and not isinstance(offset, bool)
+        and 0 <= offset <= 2**31
+        and (
+            limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 2**31)
+        )
+        and isinstance(props, list)
+        and all(isinstance(p, str) for p in props)
+        and (order is None or isinstance(order, str))
+    )
+
+
+def regex_problem(conditions: Iterable[Condition]) -> str | None:
+    """Why a ``~`` value cannot be used as a pattern (unsupported or malformed), or ``None``."""
+    for cond in conditions:
+        if cond.op != "~":
+            continue
+        for value in cond.values:
+            try:
+                compile_pattern(value)
+            except RegexError as exc:
+                return f"Invalid regular expression [{value}] for '~': {exc}."
+    return None
 
 
 def flow_list(
@@ -242,9 +276,8 @@ def flow_list(
             nxt = _encode_token(
                 {"offset": offset + limit, "property": properties, "orderby": orderby, "limit": limit}
             )
-            keep: list[tuple[str, str]] = [(k, v) for k, v in query if k != "continuationToken"]
-            keep.append(("continuationToken", nxt))
-            body["_links"] = {"next": {"href": f"{path}?{urlencode(keep)}"}}
+            # The documented shape: /<resource>?continuationToken=... (the token carries the rest).
+            body["_links"] = {"next": {"href": f"{path}?{urlencode({'continuationToken': nxt})}"}}
     body["items"] = [public(i) if public else i for i in page]
     body.setdefault("_links", {})
     return body
@@ -263,6 +296,15 @@ _CATALOG_RESERVED = {
     "createdBefore",
     "tags",
 }
+
+
+def _epoch_ms(raw: str) -> float | None:
+    """A finite, non-negative epoch (milliseconds) from a query value, or ``None``."""
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) and 0 <= value <= 2**63 else None
 
 
 def catalog_list(items: dict[str, dict[str, Any]], query: list[tuple[str, str]]) -> dict[str, Any]:
@@ -298,13 +340,18 @@ def catalog_list(items: dict[str, dict[str, Any]], query: list[tuple[str, str]])
         cond = parse_condition(expr)
         if cond is None or "." in cond.path:
             raise catalog_error(400, 1002, f"Invalid property expression [{expr}].")
+        problem = regex_problem([cond])
+        if problem:
+            raise catalog_error(400, 1002, problem)
         rows = [(k, v) for k, v in rows if matches({**v, "id": k}, cond)]
-    if "createdAfter" in params:
-        after = float(params["createdAfter"][0])
-        rows = [(k, v) for k, v in rows if v.get("created", 0) > after]
-    if "createdBefore" in params:
-        before = float(params["createdBefore"][0])
-        rows = [(k, v) for k, v in rows if v.get("created", 0) < before]
+    for key, keep_row in (("createdAfter", float.__gt__), ("createdBefore", float.__lt__)):
+        if key in params:
+            bound = _epoch_ms(params[key][0])
+            if bound is None:
+                raise catalog_error(
+                    400, 1001, f"Invalid {key} [{params[key][0]}]: must be an epoch time in milliseconds."
+                )
+            rows = [(k, v) for k, v in rows if keep_row(float(v.get("created", 0)), bound)]
     order = params.get("orderBy", [""])[0]
     if order:
         fields = []
@@ -350,6 +397,9 @@ def sr_list(
         cond = parse_condition(expr)
         if cond is None:
             raise xdm_error(400, 1002, f"Invalid property filter [{expr}].", "Invalid request")
+        problem = regex_problem([cond])
+        if problem:
+            raise xdm_error(400, 1002, problem, "Invalid request")
         rows = [r for r in rows if matches(r, cond)]
     fields = [(f.strip().lstrip("+-"), f.strip().startswith("-")) for f in orderby.split(",") if f.strip()]
     if fields:

@@ -21,13 +21,25 @@ def _bad(detail: str) -> APIError:
 async def _json(request: Request) -> Any:
     import json
 
+    from .shapes import structure_problem
+
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise _bad("invalid JSON: nested too deeply") from exc
     except ValueError as exc:
         raise _bad(f"invalid JSON: {exc}") from exc
+    problem = structure_problem(body)
+    if problem:
+        raise _bad(f"invalid body: {problem}")
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 @router.post("/reset")

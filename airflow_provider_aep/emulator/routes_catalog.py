@@ -11,10 +11,23 @@ from fastapi.responses import JSONResponse
 from .errors import catalog_error
 from .listing import catalog_list
 from .state import hex_id
-from .validation import ctx, emu, read_json
+from .validation import check_patched, ctx, emu, read_json
 
 router = APIRouter()
 BASE = "/data/foundation/catalog"
+
+
+_BEHAVIOURS = (
+    ("https://ns.adobe.com/xdm/data/time-series", "time-series"),
+    ("https://ns.adobe.com/xdm/data/record", "record"),
+    ("https://ns.adobe.com/xdm/data/adhoc", "adhoc"),
+)
+
+
+def data_behavior(schema: dict[str, Any]) -> str:
+    """``classification.dataBehavior`` of a dataset: the XDM behaviour of its schema's class."""
+    extends = set(schema.get("meta:extends") or []) | {schema.get("meta:class")}
+    return next((name for uri, name in _BEHAVIOURS if uri in extends), "record")
 
 
 def _not_found(dataset_id: str) -> Any:
@@ -58,6 +71,10 @@ async def create_dataset(request: Request) -> JSONResponse:
         "files": f"@/dataSetFiles?dataSetId={dataset_id}",
         "viewId": hex_id(24),
         "enableErrorDiagnostics": bool(body.get("enableErrorDiagnostics", False)),
+        "classification": {
+            "dataBehavior": data_behavior(c.sandbox.schemas[ref["id"]]),
+            "managedBy": "CUSTOMER",
+        },
     }
     if "fileDescription" in body:
         obj["fileDescription"] = copy.deepcopy(body["fileDescription"])
@@ -107,7 +124,8 @@ async def patch_dataset(request: Request, dataset_id: str) -> list[str]:
             raise catalog_error(400, 1000, "Invalid JSON Patch body.") from exc
     else:
         patched = {**obj, **body}
-    for key in ("schemaRef", "imsOrg", "sandboxId", "created"):
+    check_patched(request, "catalog", patched)
+    for key in ("schemaRef", "imsOrg", "sandboxId", "created", "classification"):
         if patched.get(key) != obj.get(key):
             raise catalog_error(400, 1000, f"The field [{key}] cannot be changed.")
     obj.clear()

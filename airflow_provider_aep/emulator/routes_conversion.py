@@ -194,9 +194,16 @@ async def list_mapping_sets(request: Request) -> dict[str, Any]:
     order = request.query_params.get("orderBy") or request.query_params.get("orderby")
     if order:
         key = order.lstrip("+-")
-        docs.sort(key=lambda d: d.get(key) or 0, reverse=order.startswith("-"))
+        docs.sort(key=lambda d: _sort_key(d.get(key)), reverse=order.startswith("-"))
     page = docs[start : start + limit]
     return {"data": page, "_page": {"count": len(page), "limit": limit}, "_links": {}}
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers before text, so that any field orders without comparing unlike types."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, "" if value is None else str(value))
 
 
 @router.get("/mappingSets/{mapping_id}")

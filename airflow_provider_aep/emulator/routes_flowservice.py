@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse, Response
 from .auth import RequestContext
 from .errors import APIError, flow_error, not_found
 from .listing import flow_list
-from .scheduler import advance, copy_delta_column, create_run, new_runtime
+from .scheduler import advance, copy_delta_column, create_run, new_runtime, target_schema_id
+from .shapes import INT64_MAX
 from .state import EmulatorState, SandboxState, new_etag, new_id
 from .validation import (
     FREQUENCY_SECONDS,
+    check_patched,
     coerce_schedule,
     ctx,
     emu,
@@ -377,6 +379,7 @@ async def patch_connection(request: Request, connection_id: str) -> dict[str, An
     if "auth" in doc:
         doc["auth"]["params"] = dict(c.sandbox.secrets.get(connection_id, {}))
     patched = apply_patch(doc, ops)
+    check_patched(request, "flowservice", patched)
     if patched.get("connectionSpec") != obj.get("connectionSpec"):
         raise bad("The connection spec of a connection cannot be changed.")
     if "auth" in patched:
@@ -591,6 +594,7 @@ async def _patch_connection_like(
     check_if_match(request, obj)
     ops = await read_json(request, "flowservice", expect=list)
     patched = apply_patch(obj, ops)
+    check_patched(request, "flowservice", patched)
     validate(state, c.sandbox, patched)
     obj.clear()
     obj.update(patched)
@@ -639,23 +643,31 @@ def _validate_target(state: EmulatorState, sb: SandboxState, body: dict[str, Any
             raise bad(f"The base connection [{base_id}] is not a Data Lake (dataset) base connection.")
     data = body.get("data")
     if not isinstance(data, dict):
-        raise bad("'data' is required: {format: parquet_xdm, schema: {id, version}}.")
-    fmt = data.get("format", "parquet_xdm")
-    if fmt != "parquet_xdm":
-        raise bad(f"Invalid data.format [{fmt}] for the Data Lake target; use parquet_xdm.")
-    schema = data.get("schema")
-    if not isinstance(schema, dict) or not schema.get("id"):
-        raise bad("'data.schema.id' is required: the target XDM schema $id.")
-    if schema["id"] not in sb.schemas:
-        raise bad(f"The schema [{schema['id']}] does not exist.")
+        raise bad("'data' is required: {format, schema: {id, version}} (schema optional).")
+    # FS's TargetConnectionDataDTO types format as a string without an enum (its own example is
+    # "delimited") and the Data Lake spec's targetSpec sets no rule on it: any non-empty string.
+    fmt = data.get("format")
+    if fmt is not None and (not isinstance(fmt, str) or not fmt.strip()):
+        raise bad("'data.format' must be a non-empty string, e.g. parquet_xdm.")
     params = body.get("params")
     if not isinstance(params, dict) or not params.get("dataSetId"):
         raise bad("'params.dataSetId' is required by the Data Lake target spec.")
     dataset = sb.datasets.get(str(params["dataSetId"]))
     if dataset is None:
         raise bad(f"The dataset [{params['dataSetId']}] does not exist.")
-    if (dataset.get("schemaRef") or {}).get("id") != schema["id"]:
-        raise bad(f"The dataset [{params['dataSetId']}] does not use the schema [{schema['id']}].")
+    # data.schema is optional (FS marks only connectionSpec and data as required; the Data Lake
+    # targetSpec requires only dataSetId): without it the target uses the dataset's schema.
+    schema = data.get("schema")
+    if schema is not None:
+        if not isinstance(schema, dict) or not isinstance(schema.get("id"), str) or not schema["id"]:
+            raise bad(
+                "'data.schema.id' must be the $id of the dataset's XDM schema; or leave 'data.schema' "
+                "out and the dataset's schema is used."
+            )
+        if schema["id"] not in sb.schemas:
+            raise bad(f"The schema [{schema['id']}] does not exist.")
+        if (dataset.get("schemaRef") or {}).get("id") != schema["id"]:
+            raise bad(f"The dataset [{params['dataSetId']}] does not use the schema [{schema['id']}].")
     return spec
 
 
@@ -736,6 +748,16 @@ def _schedule_schema(spec: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _check_schedule_range(sched: dict[str, Any]) -> None:
+    """``startTime`` and ``interval`` are int64 in AEP (epoch seconds >= 0, interval >= 1)."""
+    start = sched.get("startTime")
+    if isinstance(start, int) and not 0 <= start <= INT64_MAX:
+        raise bad("'scheduleParams.startTime' must be an epoch time in seconds between 0 and 2^63-1.")
+    interval = sched.get("interval")
+    if isinstance(interval, int) and not isinstance(interval, bool) and interval > INT64_MAX:
+        raise bad("'scheduleParams.interval' must be at most 2^63-1 (a 64-bit integer).")
+
+
 def validate_flow(state: EmulatorState, sb: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     """All flow-create validations; returns the normalised flow body fields."""
     _require_name(body)
@@ -791,7 +813,7 @@ def validate_flow(state: EmulatorState, sb: SandboxState, body: dict[str, Any]) 
     if not 0 <= mv < len(versions):
         raise bad(f"Invalid mappingVersion [{mversion}] for mapping [{mapping_id}].", 1412)
     mapping = versions[mv]
-    tgt_schema = ((tgt.get("data") or {}).get("schema") or {}).get("id")
+    tgt_schema = target_schema_id(sb, tgt)
     map_schema = mapping["outputSchema"]["schemaRef"]["id"]
     if map_schema != tgt_schema:
         raise bad(
@@ -803,8 +825,8 @@ def validate_flow(state: EmulatorState, sb: SandboxState, body: dict[str, Any]) 
     if copy_tr is None:
         raise bad("A 'Copy' transformation with params.deltaColumn {name, dateFormat, timezone} is required.")
     delta = (copy_tr.get("params") or {}).get("deltaColumn")
-    if not isinstance(delta, dict) or not delta.get("name"):
-        raise bad("'transformations[Copy].params.deltaColumn.name' is required.")
+    if not isinstance(delta, dict) or not isinstance(delta.get("name"), str) or not delta["name"]:
+        raise bad("'transformations[Copy].params.deltaColumn.name' is required: a column name (string).")
     table_name = (src.get("params") or {}).get("tableName") or (src.get("params") or {}).get("path")
     table = state.source_catalog.get(src_spec, {}).get(str(table_name))
     if table is not None:
@@ -825,6 +847,7 @@ def validate_flow(state: EmulatorState, sb: SandboxState, body: dict[str, Any]) 
     errors = jsonschema_errors(schema, sched) if schema else []
     if errors:
         raise bad("Invalid scheduleParams: " + "; ".join(errors))
+    _check_schedule_range(sched)
     options = body.get("options")
     if options is not None:
         if not isinstance(options, dict):
@@ -920,6 +943,7 @@ async def patch_flow(request: Request, flow_id: str) -> dict[str, Any]:
     check_if_match(request, flow)
     ops = await read_json(request, "flowservice", expect=list)
     patched = apply_patch(flow, ops)
+    check_patched(request, "flowservice", patched)
     for key in ("flowSpec", "sourceConnectionIds", "targetConnectionIds"):
         if patched.get(key) != flow.get(key):
             raise bad(f"The field [{key}] of a flow cannot be changed; create a new flow instead.")

@@ -177,7 +177,9 @@ async def create_class(request: Request) -> JSONResponse:
     props_blocks = [e for e in all_of if isinstance(e, dict) and "properties" in e]
     adhoc = None
     for block in props_blocks:
-        adhoc = (block.get("properties") or {}).get("_adhoc") or adhoc
+        if not isinstance(block["properties"], dict):
+            raise bad("'allOf[].properties' must be an object of field definitions.")
+        adhoc = block["properties"].get("_adhoc") or adhoc
     if (
         not isinstance(adhoc, dict)
         or not isinstance(adhoc.get("properties"), dict)
@@ -185,7 +187,11 @@ async def create_class(request: Request) -> JSONResponse:
     ):
         raise bad("An ad-hoc class needs allOf[].properties._adhoc.properties with at least one field.")
     for fname, fdef in adhoc["properties"].items():
-        if not isinstance(fdef, dict) or fdef.get("type") not in _FIELD_TYPES:
+        if (
+            not isinstance(fdef, dict)
+            or not isinstance(fdef.get("type"), str)
+            or fdef["type"] not in _FIELD_TYPES
+        ):
             raise bad(f"Field [_adhoc.{fname}] needs a valid 'type' (one of {sorted(_FIELD_TYPES)}).")
     if any(cl["title"] == body["title"] for cl in c.sandbox.classes.values()):
         raise bad(f"A class with title [{body['title']}] already exists in this sandbox.", 1521)

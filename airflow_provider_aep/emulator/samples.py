@@ -673,7 +673,8 @@ CONNECTION_SPECS: list[dict] = [
     ),
     {
         "id": DATA_LAKE_SPEC_ID,
-        "name": "Data Lake",
+        # The name public clients look the spec up by (aepp: getConnectionSpecIdFromName("datalake")).
+        "name": "datalake",
         "providerId": PLATFORM_PROVIDER_ID,
         "version": "1.0",
         "authSpec": [],

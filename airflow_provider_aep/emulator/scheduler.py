@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,8 @@ from .validation import FREQUENCY_SECONDS, coerce_schedule
 
 if TYPE_CHECKING:
     from .state import EmulatorState, SandboxState
+
+logger = logging.getLogger("airflow_provider_aep.emulator")
 
 #: At most this many missed schedule slots are caught up in one go (older ones are skipped).
 MAX_CATCH_UP = 50
@@ -37,6 +40,16 @@ def _next_slot(sched: dict[str, Any], after: float) -> float:
     if after < start:
         return start
     return start + (math.floor((after - start) / step) + 1) * step
+
+
+def target_schema_id(sb: SandboxState, target: dict[str, Any]) -> str | None:
+    """The target connection's ``data.schema.id``, or else its dataset's ``schemaRef.id``."""
+    schema_id = ((target.get("data") or {}).get("schema") or {}).get("id")
+    if schema_id:
+        return str(schema_id)
+    dataset = sb.datasets.get(str((target.get("params") or {}).get("dataSetId")))
+    ref = (dataset or {}).get("schemaRef") or {}
+    return str(ref["id"]) if ref.get("id") else None
 
 
 def copy_delta_column(flow: dict[str, Any]) -> str | None:
@@ -117,28 +130,12 @@ def advance(state: EmulatorState, sb: SandboxState) -> None:
     now = state.clock.now()
     for flow_id, flow in sb.flows.items():
         rt = sb.flow_runtime[flow_id]
-        sched = schedule_of(flow)
-        if flow.get("state") == "enabled" and rt.next_run_at is not None and sched.get("frequency") != "once":
-            if sched.get("frequency") not in FREQUENCY_SECONDS:
-                continue
-            step = FREQUENCY_SECONDS[sched["frequency"]] * max(int(sched.get("interval") or 1), 1)
-            if rt.next_run_at <= now and (now - rt.next_run_at) / step > MAX_CATCH_UP:
-                rt.next_run_at = _next_slot(sched, now - MAX_CATCH_UP * step)
-            while rt.next_run_at is not None and rt.next_run_at <= now:
-                slot = rt.next_run_at
-                first = not rt.run_ids
-                create_run(
-                    state,
-                    sb,
-                    flow,
-                    started_at=slot,
-                    window_start=rt.first_window_start if first else None,
-                    window_end=slot,
-                    delta_column=copy_delta_column(flow),
-                    scheduled=True,
-                    client_id=str(flow.get("createdClient", "")),
-                )
-                rt.next_run_at = _next_slot(sched, slot)
+        try:
+            _schedule_due_runs(state, sb, flow, rt, now)
+        except (ArithmeticError, ValueError, TypeError, KeyError) as exc:
+            # One flow must never break the reads of a whole sandbox: stop its schedule instead.
+            logger.warning("flow %s: schedule stopped (%s)", flow_id, type(exc).__name__)
+            rt.next_run_at = None
     real_now = time.time()
     for flow_id in sb.flows:
         rt = sb.flow_runtime[flow_id]
@@ -148,7 +145,52 @@ def advance(state: EmulatorState, sb: SandboxState) -> None:
                 continue
             if rrt.real_done_at > real_now:
                 break  # runs of one flow finish in order
-            finish_run(state, sb, rrt)
+            try:
+                finish_run(state, sb, rrt)
+            except (ArithmeticError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                logger.warning("run %s: failed to execute (%s)", run_id, type(exc).__name__)
+                _fail_run(sb, rrt, f"The emulator could not execute the run ({type(exc).__name__}).")
+
+
+def _schedule_due_runs(
+    state: EmulatorState, sb: SandboxState, flow: dict[str, Any], rt: FlowRuntime, now: float
+) -> None:
+    sched = schedule_of(flow)
+    if flow.get("state") != "enabled" or rt.next_run_at is None or sched.get("frequency") == "once":
+        return
+    if sched.get("frequency") not in FREQUENCY_SECONDS:
+        return
+    step = FREQUENCY_SECONDS[sched["frequency"]] * max(int(sched.get("interval") or 1), 1)
+    if rt.next_run_at <= now and (now - rt.next_run_at) / step > MAX_CATCH_UP:
+        rt.next_run_at = _next_slot(sched, now - MAX_CATCH_UP * step)
+    while rt.next_run_at is not None and rt.next_run_at <= now:
+        slot = rt.next_run_at
+        first = not rt.run_ids
+        create_run(
+            state,
+            sb,
+            flow,
+            started_at=slot,
+            window_start=rt.first_window_start if first else None,
+            window_end=slot,
+            delta_column=copy_delta_column(flow),
+            scheduled=True,
+            client_id=str(flow.get("createdClient", "")),
+        )
+        rt.next_run_at = _next_slot(sched, slot)
+
+
+def _fail_run(sb: SandboxState, rrt: RunRuntime, message: str) -> None:
+    rrt.finished = True
+    run = sb.runs.get(rrt.run_id)
+    if run is None:
+        return
+    run["state"] = "failed"
+    run["metrics"]["statusSummary"] = {
+        "status": "failed",
+        "errors": [{"code": "CONNECTOR-2001-500", "message": message}],
+    }
+    run["etag"] = new_etag()
 
 
 def advance_all(state: EmulatorState) -> None:
@@ -200,7 +242,7 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
         if src is None or tgt is None or mapping is None or table is None:
             failure = "A connection, mapping or source table used by the flow no longer exists."
         else:
-            schema_id = ((tgt.get("data") or {}).get("schema") or {}).get("id")
+            schema_id = target_schema_id(sb, tgt)
             try:
                 field_types = schema_field_paths(sb, str(schema_id))
             except KeyError:

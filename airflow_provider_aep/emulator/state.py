@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+import re
 import secrets
 import time
 import uuid
@@ -35,6 +37,8 @@ class EmulatorConfig:
         unknown = set(data) - known
         if unknown:
             raise KeyError(", ".join(sorted(unknown)))
+        for key, value in data.items():
+            _check_config_value(key, value)
         merged = asdict(base) if base else {}
         merged.update(data)
         return cls(**merged)
@@ -42,6 +46,44 @@ class EmulatorConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
         return asdict(self)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_config_value(key: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``key`` when ``value`` has the wrong type or range."""
+    if key == "run_duration_seconds":
+        if not _is_number(value) or not 0 <= value <= 86400:
+            raise ValueError("run_duration_seconds must be a number of seconds between 0 and 86400")
+    elif key == "time_scale":
+        if not _is_number(value) or not 0 < value <= 1e6:
+            raise ValueError("time_scale must be a number greater than 0 and at most 1000000")
+    elif key == "token_ttl_seconds":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**8:
+            raise ValueError("token_ttl_seconds must be an integer between 0 and 100000000")
+    elif key == "tenant_id":
+        if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9_]{1,64}", value):
+            raise ValueError("tenant_id must be 1-64 lowercase letters, digits or '_'")
+    elif key == "allowed_clients":
+        if value is not None and (
+            not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
+        ):
+            raise ValueError("allowed_clients must be null or an object mapping client ids to secrets")
+    elif key == "sandboxes":
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            raise ValueError("sandboxes must be null or a list of sandbox names")
+    elif key == "faults":
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("faults must be null or an object (see PUT /_emulator/faults)")
+        if value:
+            from .faults import FaultConfig
+
+            FaultConfig.from_dict(value)
+    elif key == "max_request_log":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**6:
+            raise ValueError("max_request_log must be an integer between 0 and 1000000")
 
 
 def new_id() -> str:
@@ -171,7 +213,9 @@ class EmulatorState:
 
     # ----------------------------------------------------------------------------- lifecycle
     def reset(self) -> None:
-        """Forget every resource, token, record and log entry (config and faults are kept)."""
+        """Forget every resource, token, record and log entry (config and faults are kept); the
+        emulated clock returns to real time (a fast-forward of a previous test does not leak)."""
+        self.clock = Clock(self.config.time_scale)
         self.tokens.clear()
         self.sandboxes.clear()
         self.request_log.clear()

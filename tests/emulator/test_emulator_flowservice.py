@@ -222,7 +222,8 @@ def test_target_connection_validation(api: Api, world: dict[str, str]) -> None:
             body(data={"format": "parquet_xdm", "schema": {"id": "https://ns.adobe.com/t/schemas/0"}}),
             "does not exist",
         ),
-        (body(data={"format": "tabular", "schema": {"id": world["schema"]}}), "parquet_xdm"),
+        (body(data={"format": "", "schema": {"id": world["schema"]}}), "non-empty string"),
+        (body(data={"format": "parquet_xdm", "schema": {"version": "x"}}), "data.schema.id"),
         (body(baseConnectionId=world["base"]), "not a Data Lake"),
     ]
     for b, fragment in cases:
