@@ -591,3 +591,34 @@ def test_the_generic_guard_answers_400_in_the_service_shape(
     assert_aep_error(r, f"{FS}/flows", "guard")
     assert "ZeroDivisionError" in r.json()["report"]["detailed-message"]
     assert [e["path"] for e in _unhandled(api)] == [f"{FS}/flows"]
+
+
+def test_ipv6_banner_is_a_usable_url() -> None:
+    """``--host ::1`` prints ``http://[::1]:PORT`` (a URL clients can call), not ``http://::1:PORT``."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import requests
+
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_aep.emulator", "--host", "::1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line == f"AEP emulator listening on http://[::1]:{port}"
+        url = line.rsplit(" ", 1)[-1]
+        assert requests.get(f"{url}/_emulator/state", timeout=10).status_code == 200  # loopback caller
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
