@@ -341,6 +341,39 @@ def _write_routes(wf: Workflow) -> list[tuple[str, str, Any, dict[str, str]]]:
     ]
 
 
+def gateway_routes() -> list[tuple[str, str]]:
+    """(method, path template) of every gateway route the emulator serves."""
+    app = create_app()
+    out = []
+    for route in app.routes:
+        for method in sorted(getattr(route, "methods", None) or ()):
+            path = str(getattr(route, "path", ""))
+            if path.startswith("/data/foundation/") and method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                out.append((method, path))
+    return out
+
+
+def _fill(path: str, wf: Workflow) -> str:
+    """A path template with the ids of the workflow's resources (``unknown`` when none fits)."""
+    w = wf.w
+    alt_id = "_emulatortenant.schemas." + w["schema"].rsplit("/", 1)[-1]
+    ids = {
+        "connection_id": w["source"]
+        if "/sourceConnections/" in path
+        else w["target"]
+        if "/targetConnections/" in path
+        else w["base"],
+        "flow_id": wf.flow,
+        "dataset_id": w["dataset"],
+        "mapping_id": w["mapping"],
+        "spec_id": DATA_LAKE,
+        "schema_id": alt_id,
+        "kind": "classes",
+        "resource_id": "https://ns.adobe.com/xdm/context/profile",
+    }
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: ids.get(m.group(1), "unknown"), path)
+
+
 def _send(
     api: Api, method: str, path: str, headers: dict[str, str], *, body: Any = None, raw: bytes | None = None
 ) -> Any:
@@ -383,25 +416,13 @@ def test_every_write_route_refuses_malformed_bodies_with_aep_errors(api: Api, fl
 
 def test_every_list_route_refuses_bad_queries_with_aep_errors(api: Api, flowing: Workflow) -> None:
     api.dataset(flowing.w["schema"], name="a" * 40 + "!")
-    routes: list[tuple[str, dict[str, str]]] = [
-        (f"{FS}/{kind}", {})
-        for kind in (
-            "connections",
-            "sourceConnections",
-            "targetConnections",
-            "flows",
-            "runs",
-            "connectionSpecs",
-            "flowSpecs",
-        )
-    ]
     srh = {"Accept": "application/vnd.adobe.xed-id+json"}
-    routes += [
-        (f"{SR}/tenant/schemas", srh),
-        (f"{SR}/tenant/classes", srh),
-        (f"{CAT}/dataSets", {}),
-        (f"{DP}/mappingSets", {}),
+    # Every list route of the app (GET without a path parameter), so that new ones are covered too.
+    routes = [
+        (path, srh if path.startswith(SR) else {}) for method, path in gateway_routes() if method == "GET"
     ]
+    routes = [(p, h) for p, h in routes if "{" not in p]
+    assert len(routes) >= 11
     for path, headers in routes:
         for query in LIST_QUERIES:
             t0 = time.monotonic()
@@ -413,6 +434,28 @@ def test_every_list_route_refuses_bad_queries_with_aep_errors(api: Api, flowing:
         flowing.lists_answer(f"the bad queries of GET {path}")
     assert _unhandled(api) == []
     flowing.full_cycle("after-lists")
+
+
+def test_every_write_route_of_the_app_survives_raw_malformed_bodies(api: Api, flowing: Workflow) -> None:
+    """Routes discovered from the app (new ones included): raw malformed bodies and top-level
+    wrong types never get a 5xx, always the service's error shape, and never hit the guard."""
+    writes = [(m, p) for m, p in gateway_routes() if m in ("POST", "PUT", "PATCH")]
+    assert len(writes) >= 16
+    generic: list[bytes] = [*RAW_BODIES, b"{}", b'{"name": 5, "description": []}', b'[{"op": 5}]']
+    for method, template in writes:
+        path = _fill(template, flowing)
+        headers: dict[str, str] = {}
+        current = api.get(path)
+        if current.status_code == 200 and isinstance(current.json(), dict):
+            items = current.json().get("items") or [{}]
+            if isinstance(items[0], dict) and items[0].get("etag"):
+                headers["If-Match"] = items[0]["etag"]
+        for raw in generic:
+            r = _send(api, method, path, headers, raw=raw)
+            assert_aep_error(r, path, f"{method} {template} {raw[:60]!r}")
+            flowing.state_ok(f"{method} {template} {raw[:60]!r}")
+    assert _unhandled(api) == []
+    flowing.lists_answer("the raw bodies of every write route")
 
 
 @pytest.mark.parametrize(
