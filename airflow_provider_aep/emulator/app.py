@@ -175,9 +175,8 @@ class EmulatorApp(FastAPI):
                 return
 
         if is_gateway:
-            has_body = bool(int(headers.get("content-length", "0") or 0)) or "chunked" in headers.get(
-                "transfer-encoding", ""
-            )
+            length = headers.get("content-length", "0").strip() or "0"
+            has_body = length.strip("0") != "" or "chunked" in headers.get("transfer-encoding", "")
             try:
                 ctx = check_gateway(state, method, path, headers, has_body, request_id)
             except APIError as err:

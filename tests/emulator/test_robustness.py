@@ -665,3 +665,12 @@ def test_ipv6_banner_is_a_usable_url() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("length", [b"abc", b"9" * 5000, b"-1", b""])
+def test_malformed_content_length_header_is_not_a_500(api: Api, length: bytes) -> None:
+    """uvicorn refuses these itself; the app must not crash either when a server passes them on."""
+    headers = {**{k: v.encode() for k, v in api.h().items()}, "content-type": b"application/json"}
+    r = api.client.post(f"{CAT}/dataSets", headers={**headers, "content-length": length}, content=b"{}")
+    assert_aep_error(r, f"{CAT}/dataSets", repr(length))
+    assert r.status_code == 400
