@@ -23,7 +23,7 @@ XED_FULL_V1 = "application/vnd.adobe.xed-full+json;version=1"
 XED_FULL_NOTEXT_V1 = "application/vnd.adobe.xed-full-notext+json; version=1"
 
 SCHEDULE_FREQUENCIES = ("once", "minute", "hour", "day", "week")
-IF_EXISTS_CHOICES = ("reuse", "fail", "replace")
+IF_EXISTS_CHOICES = ("converge", "reuse", "fail", "replace")
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DATASET_RE = re.compile(r"^[0-9a-fA-F]{24}$")

@@ -9,7 +9,7 @@ The customer-success tutorial, end to end, as one DAG::
 
 Independent steps run in parallel; every id travels through XCom. Each create step reuses a
 resource of the same name, so running the DAG again creates nothing new. The dataflow runs hourly
-in AEP from its start time (the DAG run's data interval start, or now for a manual run); the sensor
+in AEP from its start time (the ``start_time`` param, or now when the flow is created); the sensor
 waits, deferred in the triggerer, for its first run (the initial backfill) to finish, then adds an
 asset event for the AEP dataset through the alias ``aep-dataset:salesforce-accounts``.
 
@@ -22,6 +22,17 @@ Settings come from ``params`` (override them when triggering):
   client id/secret, or username/password with ``{"auth_type": "basic", "security_token": ...}``).
 * ``table_name``: the Salesforce object (the mapping below is for ``Account``).
 * ``name_prefix``: prefix of every resource name (names identify resources for reuse).
+
+Day 2: re-trigger with other values and every resource converges in place (same ids, run
+history and watermark kept), or the run fails before any write when AEP forbids the change:
+
+* ``frequency`` / ``interval``: the dataflow's schedule (PATCHed in place).
+* ``extra_mapping``: ``{source column: XDM path}`` added to the mapping, e.g.
+  ``{"BillingCity": "homeAddress.city"}``: a new mapping-set version, and the flow moves to it.
+* ``start_time``: the flow's start (``null``: now, when the flow is created); locked once passed.
+* ``if_exists``: ``converge`` (default), ``reuse`` (log drift only), ``fail`` or ``replace``.
+* ``plan_only``: only show what the run would change (GETs only; see the task logs and the
+  ``aep_plan`` XComs, or ``python -m airflow_provider_aep.plan``).
 """
 
 from __future__ import annotations
@@ -70,6 +81,7 @@ DEFAULT_ARGS = {
     "sandbox_name": "{{ params.sandbox_name }}",
     "retries": 2,
     "retry_delay": datetime.timedelta(seconds=20),
+    "if_exists": "{{ params.if_exists }}",
 }
 AEP_PARAMS = {
     "aep_conn_id": Param("aep_default", type="string", description="AEP connection id"),
@@ -87,8 +99,8 @@ with DAG(
     catchup=False,
     tags=["aep", "example", "salesforce"],
     doc_md=__doc__,
-    # Templates render to Python objects: dag_run.data_interval_start stays a datetime (None for a
-    # run triggered without a logical date, which the dataflow operator reads as "now").
+    # Templates render to Python objects: the mapping stays a dict, the interval an int and a null
+    # start_time None (which the dataflow operator reads as "now" and never compares on a rerun).
     render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params={
@@ -99,7 +111,21 @@ with DAG(
         "table_name": Param("Account", type="string", description="Salesforce object to ingest"),
         "name_prefix": Param("airflow-aep-demo ssc", type="string", minLength=1, maxLength=60),
         "teardown": Param(False, type="boolean", description="Delete the created resources at the end"),
+        "frequency": Param("hour", enum=["minute", "hour", "day", "week"], description="Flow schedule"),
+        "interval": Param(1, type="integer", minimum=1, description="Schedule interval"),
+        "extra_mapping": Param(
+            {},
+            type="object",
+            additionalProperties={"type": "string"},
+            description='More {source column: XDM path}, e.g. {"BillingCity": "homeAddress.city"}',
+        ),
+        "start_time": Param(
+            None, type=["null", "string"], description="Flow start (ISO); null: now, at creation"
+        ),
+        "if_exists": Param("converge", enum=["converge", "reuse", "fail", "replace"]),
+        "plan_only": Param(False, type="boolean", description="Only show what would change"),
     },
+    user_defined_macros={"account_mapping": ACCOUNT_MAPPING, "merged": lambda a, b: {**a, **(b or {})}},
 ) as dag:
     base_connection = AEPCreateBaseConnectionOperator(
         task_id="create_base_connection",
@@ -136,7 +162,7 @@ with DAG(
         task_id="create_mapping_set",
         name="{{ params.name_prefix }} {{ params.table_name }} mapping",
         schema_id=schema.output,
-        mapping=ACCOUNT_MAPPING,
+        mapping="{{ merged(account_mapping, params.extra_mapping) }}",
     )
     flow_spec = AEPGetFlowSpecOperator(
         task_id="get_flow_spec",
@@ -154,9 +180,9 @@ with DAG(
         delta_column="LastModifiedDate",
         delta_date_format="yyyy-MM-dd HH:mm:ss",
         delta_timezone="UTC",
-        frequency="hour",
-        interval=1,
-        start_time="{{ dag_run.data_interval_start }}",
+        frequency="{{ params.frequency }}",
+        interval="{{ params.interval }}",
+        start_time="{{ params.start_time }}",
         backfill=True,
     )
     first_run = AEPFlowRunSensor(

@@ -156,3 +156,27 @@ async def sources(request: Request) -> dict[str, Any]:
 async def state_counts(request: Request) -> dict[str, Any]:
     """Resource counts per org/sandbox and kind."""
     return {"sandboxes": emu(request).counts()}
+
+
+@router.put("/sources/{connection_spec_id}/credentials")
+async def put_credentials(request: Request, connection_spec_id: str) -> dict[str, Any]:
+    """Set the credentials the source accepts now (list of auth-param subsets; ``null`` = any)."""
+    from . import credentials
+
+    body = await _json(request)
+    if body is not None and (not isinstance(body, list) or not all(isinstance(r, dict) and r for r in body)):
+        raise _bad("body must be null or a JSON list of non-empty objects (auth params that must match)")
+    state = emu(request)
+    if body is None:
+        credentials.rules(state).pop(connection_spec_id, None)
+    else:
+        credentials.rules(state)[connection_spec_id] = [dict(r) for r in body]
+    return credentials.report(state, connection_spec_id)
+
+
+@router.get("/sources/{connection_spec_id}/credentials")
+async def get_credentials(request: Request, connection_spec_id: str) -> dict[str, Any]:
+    """Which base connections of this spec hold credentials the source accepts now."""
+    from . import credentials
+
+    return credentials.report(emu(request), connection_spec_id)

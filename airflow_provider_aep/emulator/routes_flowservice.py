@@ -450,6 +450,13 @@ async def test_connection(request: Request, connection_id: str) -> dict[str, Any
                 f"Connection test failed. Error from flow provider: {_FAILURES.get(spec_id, 'Unauthorized.')}"
             )
             raise bad(detail)
+    from .credentials import base_connection_valid
+
+    if not base_connection_valid(emu(request), sb, connection_id):
+        spec_id = obj["connectionSpec"]["id"]
+        raise bad(
+            f"Connection test failed. Error from flow provider: {_FAILURES.get(spec_id, 'Unauthorized.')}"
+        )
     return {"result": True}
 
 
@@ -944,14 +951,11 @@ async def patch_flow(request: Request, flow_id: str) -> dict[str, Any]:
     ops = await read_json(request, "flowservice", expect=list)
     patched = apply_patch(flow, ops)
     check_patched(request, "flowservice", patched)
-    for key in ("flowSpec", "sourceConnectionIds", "targetConnectionIds"):
-        if patched.get(key) != flow.get(key):
-            raise bad(f"The field [{key}] of a flow cannot be changed; create a new flow instead.")
+    from .flow_rules import check_flow_update
+
+    check_flow_update(flow, patched, state.clock.now())
     v = validate_flow(state, sb, patched)
     old_sched = coerce_schedule(flow.get("scheduleParams") or {})
-    new_start = v["schedule"].get("startTime")
-    if new_start != old_sched.get("startTime") and float(old_sched.get("startTime", 0)) <= state.clock.now():
-        raise bad("The startTime of a flow cannot be changed once the original start time has passed.")
     patched["scheduleParams"] = v["schedule"]
     flow.clear()
     flow.update(patched)

@@ -414,3 +414,70 @@ async def get_global(request: Request, kind: str, resource_id: str) -> dict[str,
     if doc is None or kind not in ("classes", "fieldgroups", "mixins"):
         raise sr_not_found(kind.rstrip("s"), rid)
     return copy.deepcopy(doc)
+
+
+# ------------------------------------------------------------------------------ schema evolution
+@router.patch("/tenant/schemas/{schema_id:path}")
+async def patch_schema(request: Request, schema_id: str) -> dict[str, Any]:
+    """Additive schema changes only: add a field group (``/meta:extends/-`` + ``/allOf/-``), change
+    title/description. Removing, replacing or moving anything is a breaking change AEP refuses."""
+    c = ctx(request)
+    sb = c.sandbox
+    schema = _find(sb.schemas, schema_id)
+    if schema is None:
+        raise sr_not_found("schema", unquote(schema_id))
+    ops = await read_json(request, "schemaregistry", expect=list)
+    if not isinstance(ops, list) or not ops:
+        raise bad("The request body must be a non-empty JSON Patch array.")
+    groups = list(schema.get("meta:fieldGroups") or [])
+    refs = [e["$ref"] for e in schema.get("allOf") or []]
+    extends = list(schema.get("meta:extends") or [])
+    updates: dict[str, Any] = {}
+    std = _standard()
+    class_id = schema["meta:class"]
+    for op in ops:
+        if not isinstance(op, dict) or not isinstance(op.get("path"), str):
+            raise bad("Every patch operation needs 'op' and 'path'.")
+        name, path, value = str(op.get("op", "")).lower(), op["path"], op.get("value")
+        if name == "add" and path == "/meta:extends/-" and isinstance(value, str):
+            if value not in extends:
+                extends.insert(len(extends) - 1, value)
+        elif name == "add" and path == "/allOf/-" and isinstance(value, dict) and "$ref" in value:
+            ref = str(value["$ref"])
+            kind = resource_kind(sb, ref)
+            if kind is None:
+                raise bad(f"The referenced resource [{ref}] does not exist.", 1012)
+            if kind == "class":
+                raise bad("A schema's class cannot be changed or added (breaking change).", 1017)
+            intended = (std.get(ref) or {}).get("meta:intendedToExtend") or []
+            if intended and class_id not in intended and class_id not in sb.classes:
+                raise bad(f"The field group [{ref}] cannot be used with class [{class_id}].")
+            if ref not in refs:
+                refs.append(ref)
+                groups.append(ref)
+        elif name in ("add", "replace") and path in ("/title", "/description") and isinstance(value, str):
+            updates[path[1:]] = value
+        else:
+            raise bad(
+                f"Breaking change refused: [{op.get('op')} {path}]. Only additive changes (new field "
+                "groups, title, description) are allowed once a schema is in use.",
+                1017,
+            )
+    if set(refs) - {class_id} != set(groups) or any(g not in extends for g in groups):
+        raise bad("Add a field group with both /meta:extends/- and /allOf/- operations.")
+    try:
+        _paths_for(sb, class_id, groups)
+    except KeyError as exc:
+        raise bad(f"The referenced resource {exc} does not exist.", 1012) from exc
+    if "title" in updates and any(
+        s["title"] == updates["title"] and s is not schema for s in sb.schemas.values()
+    ):
+        raise bad(f"Title [{updates['title']}] is not unique.", 1521)
+    schema.update(updates)
+    schema["allOf"] = [{"$ref": r, "type": "object", "meta:xdmType": "object"} for r in refs]
+    schema["refs"] = sorted(refs)
+    schema["meta:extends"] = extends
+    schema["meta:fieldGroups"] = groups
+    major, _, minor = str(schema.get("version", "1.0")).partition(".")
+    schema["version"] = f"{major}.{int(minor or 0) + 1}"
+    return _public_schema(schema)

@@ -214,6 +214,15 @@ def _mapping_for(sb: SandboxState, flow: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
+def _source_login_ok(state: EmulatorState, sb: SandboxState, src: dict[str, Any]) -> bool:
+    from .credentials import base_connection_valid, rules
+
+    if not rules(state):
+        return True
+    base = src.get("baseConnectionId")
+    return base is None or base_connection_valid(state, sb, str(base))
+
+
 def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
     """Execute the run once (runs.execute_run), store its outcome, write records, advance watermark."""
     from .routes_schemaregistry import schema_field_paths
@@ -225,6 +234,7 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
     duration_ms = int(state.config.run_duration_seconds * state.clock.time_scale * 1000)
     completed_ms = max(rrt.started_at_ms + duration_ms, rrt.started_at_ms)
     failure: str | None = None
+    failure_code = "CONNECTOR-2001-500"
     outcome = None
     if flow is None:
         failure = "The flow was deleted while the run was in progress."
@@ -241,6 +251,9 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
             table = state.source_catalog.get(str(spec_id), {}).get(str(tname))
         if src is None or tgt is None or mapping is None or table is None:
             failure = "A connection, mapping or source table used by the flow no longer exists."
+        elif not _source_login_ok(state, sb, src):
+            failure = "Copying from the source failed: the source refused the base connection's credentials."
+            failure_code = "CONNECTOR-1001-500"
         else:
             schema_id = target_schema_id(sb, tgt)
             try:
@@ -281,7 +294,7 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
         run["metrics"]["durationSummary"]["completedAtUTC"] = completed_ms
         run["metrics"]["statusSummary"] = {
             "status": "failed",
-            "errors": [{"code": "CONNECTOR-2001-500", "message": failure}],
+            "errors": [{"code": failure_code, "message": failure}],
         }
     run["state"] = status
     run["updatedAt"] = state.clock.now_ms()

@@ -221,6 +221,7 @@ class EmulatorState:
         self.request_log.clear()
         self.records.clear()
         self._source_catalog = None
+        self.__dict__.pop("valid_source_credentials", None)
 
     def set_faults(self, data: dict[str, Any]) -> None:
         """Install a fault configuration (contract's faults JSON)."""

@@ -114,6 +114,42 @@ class FlowServiceMixin(ResourceCalls):
         """Base connection called ``name`` or ``None``."""
         return self._fs_find("/connections", name)
 
+    def _fs_patch(self, collection: str, field: str, resource_id: str, operations: list, etag: str) -> dict:
+        """JSON-Patch ``/{collection}/{id}`` under ``If-Match: etag``; returns ``{id, etag}`` if given."""
+        if not isinstance(operations, list) or not operations:
+            raise AEPInputError(
+                "operations",
+                "must be a non-empty list of JSON Patch operations.",
+                "pass [{op, path, value}].",
+            )
+        if not isinstance(etag, str) or not etag:
+            raise AEPInputError("etag", "is required (If-Match).", "pass the etag of the last GET.")
+        body = self._call(
+            "PATCH",
+            "flowservice",
+            f"/{collection}/{_segment(field, resource_id)}",
+            json=operations,
+            if_match=etag,
+        )
+        result = self._first_item(body)
+        return result if isinstance(result, dict) else {}
+
+    def patch_base_connection(self, connection_id: str, operations: list, etag: str) -> dict:
+        """``PATCH /connections/{id}`` with ``If-Match`` (e.g. ``replace /auth/params``)."""
+        return self._fs_patch("connections", "connection_id", connection_id, operations, etag)
+
+    def patch_source_connection(self, source_connection_id: str, operations: list, etag: str) -> dict:
+        """``PATCH /sourceConnections/{id}`` with ``If-Match``."""
+        return self._fs_patch(
+            "sourceConnections", "source_connection_id", source_connection_id, operations, etag
+        )
+
+    def patch_target_connection(self, target_connection_id: str, operations: list, etag: str) -> dict:
+        """``PATCH /targetConnections/{id}`` with ``If-Match``."""
+        return self._fs_patch(
+            "targetConnections", "target_connection_id", target_connection_id, operations, etag
+        )
+
     # ------------------------------------------------------------------ source / target connections
     def create_source_connection(self, body: dict) -> dict:
         """``POST /sourceConnections``; returns ``{id, etag}``."""

@@ -85,6 +85,23 @@ class PlatformMixin(ResourceCalls):
         """Tenant schema with this title or ``None``."""
         return self._sr_find("/tenant/schemas", title)
 
+    def patch_schema(self, schema_id: str, operations: list) -> dict:
+        """``PATCH /tenant/schemas/{id}`` (JSON Patch, e.g. add a field group); returns the schema."""
+        if not isinstance(operations, list) or not operations:
+            raise AEPInputError(
+                "operations",
+                "must be a non-empty list of JSON Patch operations.",
+                "pass [{op, path, value}].",
+            )
+        body = self._call(
+            "PATCH",
+            "schemaregistry",
+            f"/tenant/schemas/{_segment('schema_id', schema_id)}",
+            json=operations,
+            accept=XED_ACCEPT,
+        )
+        return body if isinstance(body, dict) else {}
+
     # ------------------------------------------------------------------ Catalog
     def create_dataset(self, body: dict) -> str:
         """``POST /dataSets``; returns the bare dataset id (``@/dataSets/<id>`` stripped)."""
@@ -140,6 +157,12 @@ class PlatformMixin(ResourceCalls):
         """``DELETE /dataSets/{id}``."""
         self._call("DELETE", "catalog", f"/dataSets/{_segment('dataset_id', dataset_id)}")
 
+    def patch_dataset(self, dataset_id: str, fields: dict) -> None:
+        """``PATCH /dataSets/{id}`` with the changed fields only (name, description, tags)."""
+        if not isinstance(fields, dict) or not fields:
+            raise AEPInputError("fields", "must be a non-empty dict.", "pass e.g. {'description': ...}.")
+        self._call("PATCH", "catalog", f"/dataSets/{_segment('dataset_id', dataset_id)}", json=fields)
+
     def find_dataset(self, name: str) -> dict | None:
         """Dataset called ``name`` or ``None``."""
         if not isinstance(name, str) or not name:
@@ -151,6 +174,15 @@ class PlatformMixin(ResourceCalls):
     def create_mapping_set(self, body: dict) -> dict:
         """``POST /mappingSets``; returns ``{id, version, ...}``."""
         return self._create("conversion", "/mappingSets", body)
+
+    def update_mapping_set(self, mapping_set_id: str, body: dict) -> dict:
+        """``PUT /mappingSets/{id}``: the new content becomes the next version of the same id."""
+        if not isinstance(body, dict):
+            raise AEPInputError("body", f"must be a dict, got {type(body).__name__}.", "pass a JSON object.")
+        answer = self._call(
+            "PUT", "conversion", f"/mappingSets/{_segment('mapping_set_id', mapping_set_id)}", json=body
+        )
+        return answer if isinstance(answer, dict) else {}
 
     def get_mapping_set(self, mapping_set_id: str, version: int | None = None) -> dict:
         """``GET /mappingSets/{id}[?version=]``."""

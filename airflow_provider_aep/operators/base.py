@@ -1,12 +1,16 @@
 """Shared base of the AEP operators: hook access, XCom helpers and idempotent create-or-reuse.
 
 Identity is the resource *name* (the title for schemas and classes). Before creating, an operator
-looks the name up; ``if_exists`` decides what happens when it exists:
+looks the name up; ``if_exists`` decides what happens when it exists (details and plan mode in
+:mod:`._converge`):
 
-* ``"reuse"`` (default): check the existing resource is compatible with the request and return
-  its id (logged as "reused"); an incompatible one fails with :class:`AEPResourceConflictError`.
+* ``"converge"`` (default): bring the existing resource in line with the task by the smallest
+  change AEP allows in place (PATCH/PUT, same id); a change AEP forbids fails before any write.
+* ``"reuse"``: check the existing resource is compatible with the request and return its id
+  (logged as "reused", with any drift logged as a diff); an incompatible one fails with
+  :class:`AEPResourceConflictError`.
 * ``"fail"``: raise :class:`AEPResourceExistsError`.
-* ``"replace"``: delete it, then create a new one.
+* ``"replace"``: log what is lost, delete it, then create a new one.
 
 A create whose answer was lost (:class:`~airflow_provider_aep.exceptions.AEPResponseLostError`)
 is never re-sent: the name is looked up again and the committed resource's id is returned; only
@@ -15,6 +19,7 @@ if nothing was committed is the error re-raised.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +29,18 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_aep.exceptions import AEPError, AEPInputError, AEPResponseLostError
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX
+from airflow_provider_aep.operators._converge import (
+    LOSSES,
+    PLAN_XCOM_KEY,
+    UNKNOWN,
+    ApplyFn,
+    Diff,
+    DiffFn,
+    PlanRecord,
+    is_unknown,
+    plan_requested,
+    refusal_message,
+)
 from airflow_provider_aep.validation import IF_EXISTS_CHOICES, check_enum, is_templated
 
 if TYPE_CHECKING:
@@ -55,8 +72,37 @@ class Outcome:
     """Result of :meth:`AEPBaseOperator.ensure`."""
 
     id: str
-    action: str  # "created" | "reused" | "recovered" | "replaced"
+    action: str  # "created" | "reused" | "updated" | "recovered" | "replaced" | "planned"
     resource: dict[str, Any]
+
+
+def _plan_aware(execute: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an operator's ``execute``: decide plan mode, short-cut unknown inputs, push the plan."""
+
+    @functools.wraps(execute)
+    def wrapper(self: AEPBaseOperator, context: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "_in_plan_wrapper", False):  # super().execute() of a subclass
+            return execute(self, context, *args, **kwargs)
+        self._plan_only = plan_requested(context, getattr(self, "plan_only", None))
+        self._plan_records = []
+        if not self._plan_only:
+            return execute(self, context, *args, **kwargs)
+        self._in_plan_wrapper = True
+        try:
+            unknown = [f for f in self.template_fields if is_unknown(getattr(self, f, None))]
+            if unknown:
+                result = self.plan_with_unknown_inputs(context, unknown)
+            else:
+                result = execute(self, context, *args, **kwargs)
+        finally:
+            self._in_plan_wrapper = False
+        ti = context.get("ti") if hasattr(context, "get") else None
+        if ti is not None:
+            ti.xcom_push(key=PLAN_XCOM_KEY, value=[r.as_dict() for r in self._plan_records])
+        return result
+
+    wrapper.__aep_plan_aware__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class AEPBaseOperator(BaseOperator):
@@ -70,10 +116,57 @@ class AEPBaseOperator(BaseOperator):
     ui_color = "#fa0f00"  # Adobe red
     ui_fgcolor = "#ffffff"
 
-    def __init__(self, *, aep_conn_id: str = "aep_default", sandbox_name: str | None = None, **kwargs: Any):
+    #: XCom keys besides ``return_value`` (pushed as :data:`UNKNOWN` when planning unknown inputs).
+    plan_xcom_keys: Sequence[str] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        execute = cls.__dict__.get("execute")
+        if execute is not None and not getattr(execute, "__aep_plan_aware__", False):
+            cls.execute = _plan_aware(execute)  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        *,
+        aep_conn_id: str = "aep_default",
+        sandbox_name: str | None = None,
+        plan_only: bool | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
         self.sandbox_name = sandbox_name
+        #: ``True``: only report what a run would do (GETs only); ``None``: the DAG's ``plan_only`` param.
+        self.plan_only = plan_only
+        self._plan_only = False
+        self._plan_records: list[PlanRecord] = []
+
+    # ----------------------------------------------------------------- plan mode
+    def plan(self, record: PlanRecord) -> None:
+        """Record and log what a run would do to one resource (plan mode only)."""
+        self._plan_records.append(record)
+        self.log.info("PLAN %s", record.render())
+
+    def plan_write(self, kind: str, name: str, action: str, resource_id: str, detail: str) -> bool:
+        """In plan mode, record a write this task would make and return ``True`` (skip it)."""
+        if not self._plan_only:
+            return False
+        self.plan(PlanRecord(kind, name, action, resource_id, detail=detail))
+        return True
+
+    def plan_with_unknown_inputs(self, context: Context, fields: list[str]) -> Any:
+        """Plan mode when an input is only known after an upstream create (no request is sent)."""
+        self.plan(
+            PlanRecord(
+                type(self).__name__,
+                self.task_id,
+                "unknown",
+                detail=f"inputs {fields} are {UNKNOWN}",
+            )
+        )
+        for key in self.plan_xcom_keys:
+            self.xcom_push(context, key, UNKNOWN)
+        return UNKNOWN
 
     @cached_property
     def hook(self) -> AdobeExperiencePlatformHook:
@@ -117,15 +210,17 @@ class AEPBaseOperator(BaseOperator):
 class AEPCreateOperatorBase(AEPBaseOperator):
     """Base of the create operators: ``if_exists`` handling and lost-answer recovery.
 
-    :param if_exists: ``"reuse"`` (default), ``"fail"`` or ``"replace"`` when a resource with the
-        same name already exists.
+    :param if_exists: ``"converge"`` (default), ``"reuse"``, ``"fail"`` or ``"replace"`` when a
+        resource with the same name already exists.
     """
 
     template_fields: Sequence[str] = (*AEPBaseOperator.template_fields, "if_exists")
     #: Whether "replace" is possible for this resource kind.
     supports_replace = True
+    #: Resource kind shown in logs and plans.
+    resource_kind = "resource"
 
-    def __init__(self, *, if_exists: str = "reuse", **kwargs: Any):
+    def __init__(self, *, if_exists: str = "converge", **kwargs: Any):
         super().__init__(**kwargs)
         self.if_exists = if_exists
         if not is_templated(if_exists):
@@ -140,6 +235,151 @@ class AEPCreateOperatorBase(AEPBaseOperator):
             )
         return value
 
+    def plan_lookup(self) -> tuple[str, Callable[[], dict[str, Any] | None]] | None:
+        """``(name, find)`` of this task's resource for plans with unknown inputs (``None``: n/a)."""
+        return None
+
+    def plan_with_unknown_inputs(self, context: Context, fields: list[str]) -> Any:
+        """Plan mode with upstream ids still unknown: look the name up (GET) and report."""
+        lookup = self.plan_lookup()
+        if lookup is None:
+            return super().plan_with_unknown_inputs(context, fields)
+        name, find = lookup
+        existing = find()
+        result = UNKNOWN
+        if existing is None:
+            self.plan(PlanRecord(self.resource_kind, name, "create", detail=f"inputs {fields} {UNKNOWN}"))
+        else:
+            rid = str(existing.get("id") or existing.get("$id") or UNKNOWN)
+            self.plan(
+                PlanRecord(
+                    self.resource_kind,
+                    name,
+                    "unknown",
+                    rid,
+                    detail=f"exists, but inputs {fields} are {UNKNOWN}: it will be compared with "
+                    "them once they exist",
+                )
+            )
+            result = rid
+        for key in self.plan_xcom_keys:
+            self.xcom_push(context, key, UNKNOWN)
+        return result
+
+    def _handle_existing(
+        self,
+        *,
+        kind: str,
+        name: str,
+        existing: dict[str, Any],
+        existing_id: str,
+        if_exists: str,
+        mismatch: Callable[[dict[str, Any]], str | None] | None,
+        diff: DiffFn | None,
+        apply: ApplyFn | None,
+        delete: Callable[[str], None] | None,
+    ) -> Outcome | None:
+        """The existing-resource branch of :meth:`ensure`; ``None`` = deleted, create it anew."""
+        if if_exists == "fail":
+            raise AEPResourceExistsError(
+                f"{kind} {name!r} already exists (id {existing_id}) and if_exists='fail'. "
+                "Fix: choose another name, or use if_exists='converge', 'reuse' or 'replace'."
+            )
+        if if_exists == "replace":
+            if delete is None:  # pragma: no cover - guarded by supports_replace
+                raise AEPInputError("if_exists", f"'replace' is not supported for {kind}.", "Use 'converge'.")
+            found = diff(existing) if diff else Diff()
+            if found:
+                self.log.info(
+                    "%s %r (id=%s) differs from the DAG:\n%s", kind, name, existing_id, found.render()
+                )
+            self.log.warning(
+                "if_exists='replace': deleting %s %r (id=%s). Lost: %s.",
+                kind,
+                name,
+                existing_id,
+                LOSSES.get(kind, "its id and everything that refers to it"),
+            )
+            delete(existing_id)
+            return None
+        if if_exists == "reuse" or diff is None:
+            problem = mismatch(existing) if mismatch else None
+            if problem:
+                raise AEPResourceConflictError(
+                    f"{kind} {name!r} already exists (id {existing_id}) but {problem}. Fix: choose "
+                    "another name, or use if_exists='replace' to delete and recreate it."
+                )
+            drift = diff(existing) if diff else Diff()
+            if drift:
+                self.log.warning(
+                    "%s %r (id=%s) differs from the DAG; if_exists='reuse' leaves it as is:\n%s",
+                    kind,
+                    name,
+                    existing_id,
+                    drift.render(),
+                )
+            self.log.info("Reused existing %s %r: id=%s", kind, name, existing_id)
+            return Outcome(existing_id, "reused", existing)
+        # converge
+        found = diff(existing)
+        if found.refusals:
+            self.log.error("%s %r (id=%s) differs from the DAG:\n%s", kind, name, existing_id, found.render())
+            raise AEPResourceConflictError(
+                refusal_message(kind, name, existing_id, found)
+                + ". Or use if_exists='replace' (deletes it) or another name."
+            )
+        if not found:
+            self.log.info("Reused existing %s %r: id=%s (unchanged)", kind, name, existing_id)
+            return Outcome(existing_id, "reused", existing)
+        self.log.info("Converging %s %r (id=%s) in place:\n%s", kind, name, existing_id, found.render())
+        assert apply is not None
+        resource = apply(existing, found)
+        self.log.info("Reused existing %s %r: id=%s (updated in place)", kind, name, existing_id)
+        return Outcome(existing_id, "updated", {**existing, **resource})
+
+    def _plan_existing(
+        self,
+        kind: str,
+        name: str,
+        existing: dict[str, Any] | None,
+        id_of: Callable[[dict[str, Any]], str],
+        if_exists: str,
+        mismatch: Callable[[dict[str, Any]], str | None] | None,
+        diff: DiffFn | None,
+    ) -> Outcome:
+        """Plan mode: report what :meth:`ensure` would do, with GETs only."""
+        if existing is None:
+            self.plan(PlanRecord(kind, name, "create"))
+            return Outcome(UNKNOWN, "planned", {})
+        rid = id_of(existing)
+        found = diff(existing) if diff else Diff()
+        problem = mismatch(existing) if mismatch and (diff is None or if_exists == "reuse") else None
+        if if_exists == "fail":
+            record = PlanRecord(kind, name, "conflict", rid, found.changes, "exists and if_exists='fail'")
+        elif if_exists == "replace":
+            record = PlanRecord(
+                kind,
+                name,
+                "replace",
+                rid,
+                found.changes,
+                "deleted and recreated; lost: " + LOSSES.get(kind, "its id"),
+            )
+        elif problem:
+            record = PlanRecord(kind, name, "conflict", rid, found.changes, problem)
+        elif if_exists == "reuse":
+            record = PlanRecord(
+                kind, name, "unchanged", rid, found.changes, "reuse leaves drift as is" if found else None
+            )
+        elif found.refusals:
+            record = PlanRecord(kind, name, "conflict", rid, found.changes, "AEP forbids these in place")
+        elif found:
+            record = PlanRecord(kind, name, "update", rid, found.changes)
+        else:
+            record = PlanRecord(kind, name, "unchanged", rid)
+        self.plan(record)
+        return Outcome(rid, "planned", existing)
+
     def ensure(
         self,
         *,
@@ -151,6 +391,8 @@ class AEPCreateOperatorBase(AEPBaseOperator):
         mismatch: Callable[[dict[str, Any]], str | None] | None = None,
         delete: Callable[[str], None] | None = None,
         if_exists: str | None = None,
+        diff: DiffFn | None = None,
+        apply: ApplyFn | None = None,
     ) -> Outcome:
         """Create the resource called *name* unless it exists (see module docstring).
 
@@ -160,30 +402,28 @@ class AEPCreateOperatorBase(AEPBaseOperator):
         :param mismatch: describe why a found resource does not match the request (``None`` = fine).
         :param delete: delete by id (for ``if_exists="replace"``).
         :param if_exists: override the operator's ``if_exists`` for this resource.
+        :param diff: field-level difference between a found resource and the request (converge).
+        :param apply: write the allowed changes of a diff in place; returns resource fields to merge.
         """
         if_exists = if_exists or self.check_if_exists()
         existing = find()
+        if self._plan_only:
+            return self._plan_existing(kind, name, existing, id_of, if_exists, mismatch, diff)
         replaced = False
         if existing is not None:
-            existing_id = id_of(existing)
-            if if_exists == "fail":
-                raise AEPResourceExistsError(
-                    f"{kind} {name!r} already exists (id {existing_id}) and if_exists='fail'. "
-                    "Fix: choose another name, or use if_exists='reuse' or 'replace'."
-                )
-            if if_exists == "reuse":
-                problem = mismatch(existing) if mismatch else None
-                if problem:
-                    raise AEPResourceConflictError(
-                        f"{kind} {name!r} already exists (id {existing_id}) but {problem}. Fix: choose "
-                        "another name, or use if_exists='replace' to delete and recreate it."
-                    )
-                self.log.info("Reused existing %s %r: id=%s", kind, name, existing_id)
-                return Outcome(existing_id, "reused", existing)
-            if delete is None:  # pragma: no cover - guarded by supports_replace
-                raise AEPInputError("if_exists", f"'replace' is not supported for {kind}.", "Use 'reuse'.")
-            self.log.info("Deleting existing %s %r (id=%s) to replace it", kind, name, existing_id)
-            delete(existing_id)
+            handled = self._handle_existing(
+                kind=kind,
+                name=name,
+                existing=existing,
+                existing_id=id_of(existing),
+                if_exists=if_exists,
+                mismatch=mismatch,
+                diff=diff,
+                apply=apply,
+                delete=delete,
+            )
+            if handled is not None:
+                return handled
             replaced = True
         try:
             answer = create()

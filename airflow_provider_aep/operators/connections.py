@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.exceptions import AEPInputError
+from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError
 from airflow_provider_aep.hooks._connection import fetch_airflow_connection
+from airflow_provider_aep.operators._converge import Diff
+from airflow_provider_aep.operators._diffs import base_connection_diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs, first_problem
 from airflow_provider_aep.validation import (
     DATA_LAKE_CONNECTION_SPEC_ID,
@@ -41,6 +43,44 @@ SOURCES: dict[str, dict[str, Any]] = {
     },
 }
 _SECRET_HINTS = ("secret", "password", "token", "key", "credential")
+
+
+def _is_secret(key: str) -> bool:
+    return any(h in key.lower() for h in _SECRET_HINTS)
+
+
+def patch_with_etag(
+    log: Any,
+    kind: str,
+    resource_id: str,
+    ops: list[dict[str, Any]],
+    etag: str | None,
+    patch: Any,
+    get: Any,
+    attempts: int = 3,
+) -> dict[str, Any]:
+    """PATCH under If-Match; a stale etag (1404-412) re-reads the etag and sends the same ops again.
+
+    Only used with operations that set whole values (replace/add), so a re-send is idempotent.
+    """
+    for attempt in range(1, attempts + 1):
+        current = etag or get(resource_id).get("etag")
+        try:
+            answer = patch(resource_id, ops, current)
+        except AEPAPIError as exc:
+            if exc.status != 412 or attempt == attempts:
+                raise
+            log.warning("%s %s changed since it was read (1404-412); re-reading its etag", kind, resource_id)
+            etag = None
+            continue
+        return {"etag": answer.get("etag") or get(resource_id).get("etag")}
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _description_ops(d: Diff) -> list[dict[str, Any]]:
+    return [
+        {"op": "add", "path": "/description", "value": c.want} for c in d.updates if c.field == "description"
+    ]
 
 
 def _url(host: str | None, field: str) -> str:
@@ -81,7 +121,16 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
     :param test_connection: after creating/reusing, call ``GET /connections/{id}/test``.
 
     Returns the base connection id; pushes ``connection_spec_id``.
+
+    When the connection exists (``if_exists="converge"``, the default), the credentials of
+    *source_conn_id* are written in place (``PATCH /connections/{id}``, ``replace /auth/params``
+    under If-Match): AEP never returns secrets, so they are re-sent on every run rather than
+    compared; non-secret auth params and the description are compared field by field. Its flows
+    are untouched and keep their run history.
     """
+
+    resource_kind = "base connection"
+    plan_xcom_keys = ("connection_spec_id",)
 
     template_fields: Sequence[str] = (
         *AEPCreateOperatorBase.template_fields,
@@ -159,7 +208,7 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
                     'Put {"auth_params": {...}} (sent verbatim as auth.params) in its extra.',
                 )
             for key, value in params.items():
-                if any(h in key.lower() for h in _SECRET_HINTS):
+                if _is_secret(key):
                     _mask(value)
             return {"specName": auth_spec_name, "params": dict(params)}
         if source == "salesforce_service_cloud":
@@ -247,6 +296,36 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
                 differs("auth spec", body_auth["specName"], (found.get("auth") or {}).get("specName")),
             )
 
+        def diff(found: dict[str, Any]) -> Diff:
+            secret_keys = {k for k in body_auth["params"] if _is_secret(k)}
+            return base_connection_diff(
+                found,
+                spec_id=spec_id,
+                auth=body_auth,
+                secret_keys=secret_keys,
+                description=self.description,
+            )
+
+        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+            ops = _description_ops(d)
+            if any(c.field.startswith("auth.params") for c in d.updates):
+                ops.append({"op": "replace", "path": "/auth/params", "value": body_auth["params"]})
+            result = patch_with_etag(
+                self.log,
+                "base connection",
+                str(found["id"]),
+                ops,
+                found.get("etag"),
+                self.hook.patch_base_connection,
+                self.hook.get_base_connection,
+            )
+            self.log.info(
+                "Updated base connection %s in place (%s); its flows are untouched",
+                found["id"],
+                ", ".join(o["path"] for o in ops),
+            )
+            return result
+
         outcome = self.ensure(
             kind="base connection",
             name=name,
@@ -254,9 +333,11 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
             create=create,
             mismatch=mismatch,
             delete=self.hook.delete_base_connection,
+            diff=diff,
+            apply=apply,
         )
         self.xcom_push(context, "connection_spec_id", spec_id)
-        if self.test_connection:
+        if self.test_connection and not self._plan_only:
             self.hook.test_base_connection(outcome.id)
             self.log.info("Connection test of base connection %s passed", outcome.id)
         return outcome.id
@@ -268,6 +349,9 @@ class AEPCreateDatasetBaseConnectionOperator(AEPCreateOperatorBase):
     Current workflows do not need it; the legacy ones pass its id as the target connection's
     ``base_connection_id``. Returns the connection id.
     """
+
+    resource_kind = "dataset base connection"
+    plan_xcom_keys = ("connection_spec_id",)
 
     template_fields: Sequence[str] = (*AEPCreateOperatorBase.template_fields, "name", "description")
 
@@ -329,6 +413,14 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
     Returns the source connection id; pushes ``columns`` (the column dicts, for the mapping
     operator's ``source_columns``) and ``table_name``.
     """
+
+    resource_kind = "source connection"
+    plan_xcom_keys = ("columns", "table_name")
+
+    def plan_lookup(self) -> tuple[str, Any]:
+        """Name and finder for plans whose base connection is not created yet."""
+        name = check_name("name", self.name)
+        return name, lambda: self.hook.find_source_connection(name)
 
     template_fields: Sequence[str] = (
         *AEPCreateOperatorBase.template_fields,
@@ -491,6 +583,52 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
                     problems.append(f"its columns are {found_cols}, not {wanted_cols}")
             return first_problem(*problems)
 
+        rule = "source connection changes do not reach the dataflow (Adobe: new source connection and flow)"
+        fix = "create a new source connection and flow under other names, or use if_exists='replace'"
+
+        def diff(found: dict[str, Any]) -> Diff:
+            params = found.get("params") or {}
+            d = Diff()
+            d.add("baseConnectionId", found.get("baseConnectionId"), v["base"], refused=rule, fix=fix)
+            d.add(
+                "connectionSpec.id",
+                (found.get("connectionSpec") or {}).get("id"),
+                v["spec"],
+                refused="a connection spec cannot be changed (1414-400)",
+                fix=fix,
+            )
+            if "path" in v:
+                d.add("params.path", params.get("path"), v["path"], refused=rule, fix=fix)
+                schema = ((found.get("data") or {}).get("schema") or {}).get("id")
+                d.add("data.schema.id", schema, v["schema"], refused=rule, fix=fix)
+            else:
+                d.add("params.tableName", params.get("tableName"), v["table"], refused=rule, fix=fix)
+                found_cols = sorted(
+                    str(c.get("name")) for c in params.get("columns") or [] if isinstance(c, dict)
+                )
+                if found_cols:
+                    d.add(
+                        "params.columns",
+                        found_cols,
+                        sorted(c["name"] for c in v["columns"]),
+                        refused=rule,
+                        fix=fix,
+                    )
+            if self.description is not None:
+                d.add("description", found.get("description") or "", self.description)
+            return d
+
+        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+            return patch_with_etag(
+                self.log,
+                "source connection",
+                str(found["id"]),
+                _description_ops(d),
+                found.get("etag"),
+                self.hook.patch_source_connection,
+                self.hook.get_source_connection,
+            )
+
         outcome = self.ensure(
             kind="source connection",
             name=name,
@@ -498,6 +636,8 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
             create=lambda: self.hook.create_source_connection(body()),
             mismatch=mismatch,
             delete=self.hook.delete_source_connection,
+            diff=diff,
+            apply=apply,
         )
         if "path" in v:
             self.xcom_push(context, "table_name", v["path"])
@@ -521,6 +661,13 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
 
     Returns the target connection id.
     """
+
+    resource_kind = "target connection"
+
+    def plan_lookup(self) -> tuple[str, Any]:
+        """Name and finder for plans whose dataset is not created yet."""
+        name = check_name("name", self.name)
+        return name, lambda: self.hook.find_target_connection(name)
 
     template_fields: Sequence[str] = (
         *AEPCreateOperatorBase.template_fields,
@@ -589,6 +736,47 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
                 ),
             )
 
+        rule = "target connection changes do not reach the dataflow (Adobe: new target connection and flow)"
+        fix = "create a new target connection and flow under other names, or use if_exists='replace'"
+
+        def diff(found: dict[str, Any]) -> Diff:
+            d = Diff()
+            d.add(
+                "params.dataSetId",
+                (found.get("params") or {}).get("dataSetId"),
+                dataset,
+                refused=rule,
+                fix=fix,
+            )
+            d.add(
+                "data.schema.id",
+                ((found.get("data") or {}).get("schema") or {}).get("id"),
+                schema,
+                refused=rule,
+                fix=fix,
+            )
+            d.add(
+                "connectionSpec.id",
+                (found.get("connectionSpec") or {}).get("id"),
+                DATA_LAKE_CONNECTION_SPEC_ID,
+                refused="a connection spec cannot be changed (1414-400)",
+                fix=fix,
+            )
+            if self.description is not None:
+                d.add("description", found.get("description") or "", self.description)
+            return d
+
+        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+            return patch_with_etag(
+                self.log,
+                "target connection",
+                str(found["id"]),
+                _description_ops(d),
+                found.get("etag"),
+                self.hook.patch_target_connection,
+                self.hook.get_target_connection,
+            )
+
         outcome = self.ensure(
             kind="target connection",
             name=name,
@@ -596,5 +784,7 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
             create=create,
             mismatch=mismatch,
             delete=self.hook.delete_target_connection,
+            diff=diff,
+            apply=apply,
         )
         return outcome.id

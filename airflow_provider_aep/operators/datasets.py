@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.links import AEPDatasetLink
+from airflow_provider_aep.operators._converge import Diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs
 from airflow_provider_aep.validation import (
     XED_FULL_NOTEXT_V1,
@@ -39,6 +40,13 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
     )
     template_fields_renderers = {"tags": "json"}
     operator_extra_links = (AEPDatasetLink(),)
+    resource_kind = "dataset"
+    plan_xcom_keys = ("aep_ui_org", "aep_ui_sandbox")
+
+    def plan_lookup(self) -> tuple[str, Any]:
+        """Name and finder for plans whose schema is not created yet."""
+        name = check_name("name", self.name)
+        return name, lambda: self.hook.find_dataset(name)
 
     def __init__(
         self,
@@ -77,6 +85,33 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
                 body["tags"] = tags
             return {"id": self.hook.create_dataset(body)}
 
+        def diff(found: dict[str, Any]) -> Diff:
+            d = Diff()
+            d.add(
+                "schemaRef.id",
+                (found.get("schemaRef") or {}).get("id"),
+                schema_id,
+                refused="a dataset's schema is a link Catalog PATCH cannot change",
+                fix="create a dataset under another name (or if_exists='replace': loses its data)",
+            )
+            if self.description is not None:
+                d.add("description", found.get("description") or "", self.description)
+            if tags is not None:
+                have = {k: v for k, v in (found.get("tags") or {}).items() if k in tags}
+                d.add("tags", have, dict(tags))
+            return d
+
+        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+            fields: dict[str, Any] = {}
+            for change in d.updates:
+                if change.field == "tags":
+                    fields["tags"] = {**(found.get("tags") or {}), **change.want}
+                else:
+                    fields[change.field] = change.want
+            self.hook.patch_dataset(str(found["id"]), fields)
+            self.log.info("Patched dataset %s: %s", found["id"], ", ".join(sorted(fields)))
+            return fields
+
         outcome = self.ensure(
             kind="dataset",
             name=name,
@@ -84,6 +119,9 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
             create=create,
             mismatch=lambda f: differs("schema", schema_id, (f.get("schemaRef") or {}).get("id")),
             delete=self.hook.delete_dataset,
+            diff=diff,
+            apply=apply,
         )
-        self.push_ui_context(context)
+        if not (self._plan_only and outcome.id == "(known after create)"):
+            self.push_ui_context(context)
         return outcome.id

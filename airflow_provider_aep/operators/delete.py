@@ -83,6 +83,8 @@ class AEPDeleteResourceOperator(AEPBaseOperator):
         """Delete the resource and return its id."""
         rtype = check_enum("resource_type", self.resource_type, RESOURCE_TYPES)
         rid = _ID_CHECKS[rtype]("resource_id", self.resource_id)
+        if self.plan_write(rtype, rid, "delete", rid, "would be deleted"):
+            return rid
         try:
             _deleter(self.hook, rtype)(rid)
         except AEPNotFoundError:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.exceptions import AEPInputError
+from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError
 from airflow_provider_aep.lineage_mixin import AEPLineageMixin
 from airflow_provider_aep.links import AEPDataflowLink
+from airflow_provider_aep.operators._converge import UNKNOWN, Diff, refusal_message
+from airflow_provider_aep.operators._diffs import flow_diff, flow_patch_ops
 from airflow_provider_aep.operators.base import (
     AEPBaseOperator,
     AEPCreateOperatorBase,
+    AEPResourceConflictError,
     differs,
     first_problem,
 )
@@ -150,6 +154,10 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
     )
     template_fields_renderers = {"options": "json"}
     operator_extra_links = (AEPDataflowLink(),)
+    resource_kind = "dataflow"
+    plan_xcom_keys = ("etag",)
+    #: Attempts of a PATCH whose etag went stale (1404-412) before giving up.
+    patch_attempts = 3
 
     def __init__(
         self,
@@ -285,8 +293,64 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                 "Create the target connection with AEPCreateTargetConnectionOperator (Data Lake spec).",
             )
 
+    def plan_lookup(self) -> tuple[str, Callable[[], dict[str, Any] | None]]:
+        """Name and finder for plans whose inputs are not created yet."""
+        name = check_name("name", self.name)
+        return name, lambda: self.hook.find_flow(name)
+
+    def _diff(self, v: dict[str, Any], found: dict[str, Any]) -> Diff:
+        return flow_diff(
+            found,
+            flow_spec=v["flow_spec"],
+            source=v["source"],
+            target=v["target"],
+            copy=v["copy"],
+            mapping_id=v["mapping"],
+            mapping_version=v["mapping_version"],
+            schedule=v["schedule"],
+            start_pinned=self.start_time is not None,
+            options=v["options"] if self.options is not None else None,
+            description=self.description,
+            now=time.time(),
+        )
+
+    def _apply(self, v: dict[str, Any], found: dict[str, Any], diff: Diff) -> dict[str, Any]:
+        """PATCH the allowed changes under If-Match; a stale etag (1404-412) re-reads and retries."""
+        flow_id = str(found["id"])
+        current = found
+        for attempt in range(1, self.patch_attempts + 1):
+            ops = flow_patch_ops(current, diff, v["mapping"], v["mapping_version"])
+            etag = current.get("etag") or self.hook.get_flow(flow_id).get("etag")
+            try:
+                answer = self.hook.patch_flow(flow_id, ops, etag=etag)
+            except AEPAPIError as exc:
+                if exc.status != 412 or attempt == self.patch_attempts:
+                    raise
+                self.log.warning(
+                    "Flow %s changed since it was read (stale etag, 1404-412); re-reading and retrying "
+                    "(attempt %d of %d)",
+                    flow_id,
+                    attempt + 1,
+                    self.patch_attempts,
+                )
+                current = self.hook.get_flow(flow_id)
+                diff = self._diff(v, current)
+                if diff.refusals:
+                    raise AEPResourceConflictError(
+                        refusal_message("dataflow", v["name"], flow_id, diff)
+                    ) from None
+                if not diff:
+                    return {"etag": current.get("etag")}
+                continue
+            new_etag = answer.get("etag") or self.hook.get_flow(flow_id).get("etag")
+            self.log.info(
+                "Patched flow %s (%s); new etag %s", flow_id, ", ".join(o["path"] for o in ops), new_etag
+            )
+            return {"etag": new_etag}
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def execute(self, context: Context) -> str:
-        """Create or reuse the dataflow and return its id."""
+        """Create, converge or reuse the dataflow and return its id."""
         v = self._validate()
         if v["copy"] is not None and v["copy"]["deltaColumn"]["timezone"].upper() != "UTC":
             self.log.warning(
@@ -347,9 +411,13 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
             create=lambda: self.hook.create_flow(body()),
             mismatch=mismatch,
             delete=self.hook.delete_flow,
+            diff=lambda found: self._diff(v, found),
+            apply=lambda found, d: self._apply(v, found, d),
         )
         etag = outcome.resource.get("etag")
-        if not etag:
+        if outcome.id == UNKNOWN:
+            etag = UNKNOWN
+        elif not etag:
             etag = self.hook.get_flow(outcome.id).get("etag")
         self.xcom_push(context, "etag", etag)
         self.push_ui_context(context)
@@ -394,6 +462,8 @@ class AEPSetFlowStateOperator(AEPBaseOperator):
         flow = self.hook.get_flow(flow_id)
         if str(flow.get("state", "")).lower() == wanted:
             self.log.info("Flow %s is already %s; nothing to do", flow_id, wanted)
+            etag = flow.get("etag")
+        elif self.plan_write("flow state", str(flow.get("name")), "update", flow_id, f"would be {wanted}"):
             etag = flow.get("etag")
         else:
             answer = self.hook.set_flow_state(flow_id, enabled)

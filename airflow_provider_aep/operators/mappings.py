@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPInputError
+from airflow_provider_aep.operators._converge import UNKNOWN, Diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, first_problem
 from airflow_provider_aep.validation import (
     XED_FULL_V1,
@@ -66,9 +67,13 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         the mappings (the same input gives the same name, so reruns reuse it).
 
     Returns the mapping set id; pushes ``mapping_version`` (a string, as flows expect it).
-    Data Prep cannot delete mapping sets, so ``if_exists="replace"`` updates the existing one in
-    place (``PUT``): same id, next version.
+    Data Prep cannot delete mapping sets: with ``if_exists="converge"`` (default) and ``"replace"``
+    changed mappings are written in place (``PUT``) as the next version of the same id, which the
+    dataflow operator then moves its flow to (no new flow, no re-ingest).
     """
+
+    resource_kind = "mapping set"
+    plan_xcom_keys = ("mapping_version",)
 
     template_fields: Sequence[str] = (
         *AEPCreateOperatorBase.template_fields,
@@ -226,8 +231,15 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         ).hexdigest()[:24]
         return f"airflow-mapping-{digest}"
 
+    def plan_lookup(self) -> tuple[str, Any] | None:
+        """Name and finder for plans whose schema is not created yet (only with an explicit name)."""
+        if self.name is None:
+            return None
+        name = check_name("name", self.name)
+        return name, lambda: self.hook.find_mapping_set(name)
+
     def execute(self, context: Context) -> str:
-        """Create or reuse the mapping set and return its id."""
+        """Create, converge or reuse the mapping set and return its id."""
         v = self._validate()
         schema_id = v["schema"]
         if is_schema_alt_id(schema_id):
@@ -259,8 +271,45 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
                 else None,
             )
 
+        docs: dict[str, dict[str, Any]] = {}
+
+        def doc_of(found: dict[str, Any]) -> dict[str, Any]:
+            key = str(found["id"])
+            if key not in docs:
+                docs[key] = self.hook.get_mapping_set(key)
+            return docs[key]
+
+        def diff(found: dict[str, Any]) -> Diff:
+            doc = doc_of(found)
+            d = Diff()
+            found_schema = _output_schema(doc)
+            if found_schema:
+                d.add(
+                    "outputSchema.schemaRef.id",
+                    found_schema,
+                    schema_id,
+                    refused="a flow's mapping must target its target connection's schema (1425-400)",
+                    fix="use another mapping-set name for another schema",
+                )
+            if doc.get("mappings") is not None:
+                d.add(
+                    "mappings",
+                    [list(p) for p in _pairs(doc.get("mappings"))],
+                    [list(p) for p in _pairs(entries)],
+                    note=f"PUT: new version {int(doc.get('version') or 0) + 1} of the same mapping set",
+                )
+            return d
+
+        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+            answer = self.hook.update_mapping_set(str(found["id"]), body())
+            version = answer.get("version")
+            if version is None:
+                version = self.hook.get_mapping_set(str(found["id"])).get("version", 0)
+            self.log.info("Mapping set %r: id=%s, new version %s", name, found["id"], version)
+            return {"version": version}
+
         if_exists = self.check_if_exists()
-        if if_exists == "replace":
+        if if_exists == "replace" and not self._plan_only:
             found = self.hook.find_mapping_set(name)
             if found is not None:
                 # Data Prep cannot delete: PUT writes the new content as the next version
@@ -279,9 +328,17 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
             find=lambda: self.hook.find_mapping_set(name),
             create=lambda: self.hook.create_mapping_set(body()),
             mismatch=mismatch,
-            if_exists="reuse" if if_exists == "replace" else if_exists,
+            if_exists="reuse" if if_exists == "replace" and not self._plan_only else if_exists,
+            diff=diff,
+            apply=apply,
         )
-        version = outcome.resource.get("version")
+        if outcome.id == UNKNOWN:
+            version = UNKNOWN
+        elif self._plan_only:
+            current = doc_of(outcome.resource)
+            version = int(current.get("version") or 0) + (1 if diff(outcome.resource).updates else 0)
+        else:
+            version = outcome.resource.get("version")
         if version is None:
             version = self.hook.get_mapping_set(outcome.id).get("version", 0)
         self.xcom_push(context, "mapping_version", str(version))

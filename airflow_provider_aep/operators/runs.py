@@ -280,6 +280,13 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Validate, reuse or start the run, push its id and link, then wait (poke or deferred)."""
+        from airflow_provider_aep.operators._converge import UNKNOWN, plan_requested
+
+        if plan_requested(context, getattr(self, "plan_only", None)):
+            self.log.info(
+                "PLAN RUN       on-demand run of flow %s (plan_only: nothing is started)", self.flow_id
+            )
+            return UNKNOWN
         started = time.time()
         flow_id, start, end = self.validate(context)
         run_id = self.start_run(flow_id, start, end, context)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError
+from airflow_provider_aep.operators._converge import UNKNOWN, Diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs, first_problem
 from airflow_provider_aep.validation import (
     ADHOC_FIELD_TYPES,
@@ -60,8 +61,14 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
     :param field_groups: field group ``$id``s (default: person details and personal details).
     :param description: optional description.
 
-    Returns the schema ``$id``; pushes ``meta_alt_id``.
+    Returns the schema ``$id``; pushes ``meta_alt_id``. An existing schema converges additively:
+    field groups the task adds are PATCHed in (``/meta:extends/-`` and ``/allOf/-``) and the
+    description is updated; another class or a removed field group is a breaking change AEP
+    refuses once a dataset uses the schema, so it fails before any write.
     """
+
+    resource_kind = "schema"
+    plan_xcom_keys = ("meta_alt_id",)
 
     template_fields: Sequence[str] = (
         *AEPCreateOperatorBase.template_fields,
@@ -132,6 +139,58 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
                 f"it lacks field groups {missing}" if missing else None,
             )
 
+        docs: dict[str, dict[str, Any]] = {}
+
+        def doc_of(found: dict[str, Any]) -> dict[str, Any]:
+            key = str(found["$id"])
+            if key not in docs:
+                docs[key] = self.hook.get_schema(key)
+            return docs[key]
+
+        breaking = "a breaking schema change (AEP allows only additive changes once the schema is used)"
+
+        def diff(found: dict[str, Any]) -> Diff:
+            doc = doc_of(found)
+            refs = _refs(doc)
+            found_class = doc.get("meta:class") or (refs[0] if refs else None)
+            d = Diff()
+            d.add(
+                "meta:class",
+                found_class,
+                class_id,
+                refused=breaking,
+                fix="create a schema under another title (and a new dataset)",
+            )
+            have_groups = [r for r in refs if r != found_class]
+            missing = [g for g in groups if g not in have_groups]
+            extra = [g for g in have_groups if g not in groups]
+            if missing:
+                d.add("field groups (added)", [], missing, note="additive: PATCH /meta:extends and /allOf")
+            if extra:
+                d.add(
+                    "field groups (removed)",
+                    extra,
+                    [],
+                    refused=breaking,
+                    fix="keep these field groups in field_groups (fields cannot be removed)",
+                )
+            if self.description is not None:
+                d.add("description", doc.get("description") or "", self.description)
+            return d
+
+        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+            ops: list[dict[str, Any]] = []
+            for change in d.updates:
+                if change.field == "field groups (added)":
+                    for group in change.want:
+                        ops.append({"op": "add", "path": "/meta:extends/-", "value": group})
+                        ops.append({"op": "add", "path": "/allOf/-", "value": {"$ref": group}})
+                elif change.field == "description":
+                    ops.append({"op": "replace", "path": "/description", "value": change.want})
+            answer = self.hook.patch_schema(str(found["$id"]), ops)
+            self.log.info("Patched schema %s; version %s", found["$id"], answer.get("version"))
+            return {"meta:altId": answer.get("meta:altId") or found.get("meta:altId")}
+
         outcome = self.ensure(
             kind="schema",
             name=title,
@@ -140,9 +199,13 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
             id_of=lambda r: str(r["$id"]),
             mismatch=mismatch,
             delete=self.hook.delete_schema,
+            diff=diff,
+            apply=apply,
         )
         alt_id = outcome.resource.get("meta:altId")
-        if not alt_id:
+        if outcome.id == UNKNOWN:
+            alt_id = UNKNOWN
+        elif not alt_id:
             alt_id = self.hook.get_schema(outcome.id).get("meta:altId")
         self.xcom_push(context, "meta_alt_id", alt_id)
         return outcome.id

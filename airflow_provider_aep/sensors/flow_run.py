@@ -451,6 +451,11 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
 
     def execute(self, context: Context) -> Any:
         """Validate, check once, then poke (BaseSensorOperator loop) or defer."""
+        from airflow_provider_aep.operators._converge import UNKNOWN, plan_requested
+
+        if plan_requested(context, getattr(self, "plan_only", None)):
+            self.log.info("PLAN WAIT      for a run of flow %s (plan_only: not waiting)", self.flow_id)
+            return UNKNOWN
         self._target = self.build_target(context)
         self.log.info("Waiting for %s", self._target.describe())
         if not self.deferrable:

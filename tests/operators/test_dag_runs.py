@@ -88,7 +88,7 @@ DAG_FILE = textwrap.dedent(
             delta_column="LastModifiedDate",
             frequency="minute",
             interval=15,
-            start_time="{{ data_interval_start }}",
+            start_time="{{ dag.start_date }}",  # stable across runs: a started flow keeps its start
         )
         disable = AEPSetFlowStateOperator(task_id="disable_flow", flow_id=flow.output, enabled=False)
 
@@ -225,7 +225,7 @@ def test_tabular_tutorial_dag_with_mapping_and_teardown(aep: Any, airflow_home: 
     flow = AdobeExperiencePlatformHook().get_flow(flow_id)
     assert flow["name"] == "accounts-flow-test"
     assert flow["state"] == "disabled"
-    assert int(flow["scheduleParams"]["startTime"]) == 1767225600  # rendered data_interval_start, seconds
+    assert int(flow["scheduleParams"]["startTime"]) == 1767225600  # rendered dag.start_date, seconds
 
     # rendered templates hold no secret; neither do XComs or logs
     blob = json.dumps([first["rendered"], first["xcoms"]]) + first["logs"]

@@ -179,7 +179,23 @@ def test_flow_reuse_refuses_other_mapping(aep: Any, run_op: Any, ids: dict) -> N
         )
     )
     with pytest.raises(AEPResourceConflictError, match="mapping set"):
-        run_op(flow_op(ids, mapping_id=other))
+        run_op(flow_op(ids, mapping_id=other, if_exists="reuse"))
+
+
+def test_flow_converges_to_other_mapping_in_place(aep: Any, run_op: Any, ids: dict) -> None:
+    """Converge (the default): the Mapping transformation is PATCHed; same flow, new etag."""
+    flow_id, x1 = run_op(flow_op(ids))
+    other, _ = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m2", schema_id=ids["schema"], mapping={"Id": "_id", "Name": "person.name.fullName"}
+        )
+    )
+    again, x2 = run_op(flow_op(ids, mapping_id=other))
+    assert again == flow_id and x2["etag"] != x1["etag"]
+    mapping = {
+        t["name"]: t["params"] for t in AdobeExperiencePlatformHook().get_flow(flow_id)["transformations"]
+    }
+    assert mapping["Mapping"]["mappingId"] == other
 
 
 def test_get_flow_spec(aep: Any, run_op: Any) -> None:

@@ -255,8 +255,8 @@ def test_lost_answer_without_commit_is_reraised(aep: Any, run_op: Any, chain: di
 @pytest.mark.parametrize(
     ("step", "overrides", "problem"),
     [
-        ("source_connection", {"table_name": "Case"}, "table"),
-        ("base_connection", {"source_conn_id": "ssc_basic"}, "auth spec"),
+        ("source_connection", {"table_name": "Case"}, "params.tableName"),
+        ("base_connection", {"source_conn_id": "ssc_basic"}, "auth.specName"),
         ("target_connection", {"name": "pre-tgt"}, None),
     ],
 )
@@ -280,12 +280,24 @@ def test_reuse_refuses_incompatible_resource(
         op = AEPCreateTargetConnectionOperator(
             task_id="x", name="pre-tgt", dataset_id=ds, schema_id=chain["schema"]
         )
-        problem = "dataset"
-    with pytest.raises(AEPResourceConflictError, match=f"its {problem}"):
+        problem = "params.dataSetId"
+    # converge (the default) names the field, both values and the fix, before any write
+    aep.clear_requests()
+    with pytest.raises(AEPResourceConflictError, match=re.escape(f"{problem}: AEP has")) as err:
+        run_op(op)
+    assert "Fix:" in str(err.value) and "\n" not in str(err.value)
+    assert [
+        r for r in aep.requests() if r["method"] not in ("GET",) and not r["path"].startswith("/ims/")
+    ] == []
+    # reuse keeps today's meaning: an incompatible resource is refused
+    op.if_exists = "reuse"
+    with pytest.raises(AEPResourceConflictError, match="already exists"):
         run_op(op)
 
 
-def test_mapping_set_named_with_other_content_conflicts(aep: Any, run_op: Any, chain: dict) -> None:
+def test_mapping_set_named_with_other_content_conflicts_under_reuse(
+    aep: Any, run_op: Any, chain: dict
+) -> None:
     with pytest.raises(AEPResourceConflictError, match="mappings are"):
         run_op(
             AEPCreateMappingSetOperator(
@@ -293,8 +305,27 @@ def test_mapping_set_named_with_other_content_conflicts(aep: Any, run_op: Any, c
                 name="pre-map",
                 schema_id=chain["schema"],
                 mapping={"Id": "_id", "Name": "person.name.fullName"},
+                if_exists="reuse",
             )
         )
+
+
+def test_mapping_set_named_with_other_content_converges_to_a_new_version(
+    aep: Any, run_op: Any, chain: dict
+) -> None:
+    """Converge (the default): changed mappings become the next version of the same id (PUT)."""
+    before = count(aep, "mappingSets")
+    same, xcoms = run_op(
+        AEPCreateMappingSetOperator(
+            task_id="m",
+            name="pre-map",
+            schema_id=chain["schema"],
+            mapping={"Id": "_id", "Name": "person.name.fullName"},
+        )
+    )
+    assert same == chain["mapping"] and xcoms == {"mapping_version": "1"}
+    assert count(aep, "mappingSets") == before
+    assert [r["method"] for r in aep.requests() if "/mappingSets" in r["path"]].count("PUT") == 1
 
 
 def test_adhoc_class_with_other_fields_conflicts(aep: Any, run_op: Any, chain: dict) -> None:
