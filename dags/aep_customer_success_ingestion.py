@@ -183,6 +183,7 @@ with DAG(
         frequency="{{ params.frequency }}",
         interval="{{ params.interval }}",
         start_time="{{ params.start_time }}",
+        description="Managed by Airflow (aep_customer_success_ingestion): edits in AEP are converged back",
         backfill=True,
     )
     first_run = AEPFlowRunSensor(

@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_aep.exceptions import AEPError, AEPInputError, AEPResponseLostError
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX
@@ -59,12 +60,16 @@ __all__ = [
 ]
 
 
-class AEPResourceExistsError(AEPError):
-    """A resource with the requested name exists and ``if_exists="fail"`` was given."""
+class AEPResourceExistsError(AEPError, AirflowFailException):
+    """A resource with the requested name exists and ``if_exists="fail"`` was given.
+
+    Deterministic, so the task fails without retries.
+    """
 
 
-class AEPResourceConflictError(AEPError):
-    """A resource with the requested name exists but does not match the request."""
+class AEPResourceConflictError(AEPError, AirflowFailException):
+    """A resource with the requested name exists but does not match the request (or AEP forbids
+    the change in place). Deterministic, so the task fails without retries."""
 
 
 @dataclass

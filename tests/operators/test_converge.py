@@ -43,7 +43,7 @@ def ids(aep: Any, run_op: Any) -> dict[str, Any]:
     c["base"], _ = run_op(
         AEPCreateBaseConnectionOperator(task_id="b", name="ssc", source_conn_id="ssc_basic")
     )
-    c["source"], x = run_op(
+    c["source"], _ = run_op(
         AEPCreateSourceConnectionOperator(
             task_id="s",
             name="acc",
@@ -111,7 +111,7 @@ def test_flow_field_converges_in_place(
     got = flow["scheduleParams"].get(field) if field in ("interval", "frequency") else flow.get(field)
     assert got == expect
     assert writes(aep) == [("PATCH", f"{FS}/flows/{flow_id}")], "only a PATCH: no POST/DELETE of a flow"
-    assert f"AEP has" in logs and "the DAG wants" in logs
+    assert "AEP has" in logs and "the DAG wants" in logs
     # a rerun with the same declaration writes nothing
     aep.clear_requests()
     assert run_op(flow_op(ids, **change))[0] == flow_id
@@ -220,8 +220,8 @@ def test_start_time_and_backfill_change_before_the_start(aep: Any, run_op: Any, 
 
 
 def test_once_flow_cannot_be_rescheduled_or_remapped(aep: Any, run_op: Any, ids: dict) -> None:
-    flow_id, _ = run_op(flow_op(ids, frequency="once", interval=None, start_time=JAN1))
-    other, x = run_op(
+    run_op(flow_op(ids, frequency="once", interval=None, start_time=JAN1))
+    _, x = run_op(
         AEPCreateMappingSetOperator(
             task_id="m",
             name="acc-map",
