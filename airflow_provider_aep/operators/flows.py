@@ -172,7 +172,7 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
         delta_date_format: str = "yyyy-MM-dd HH:mm:ss",
         delta_timezone: str = "UTC",
         frequency: str = "hour",
-        interval: int | None = None,
+        interval: int | str | None = None,
         start_time: datetime | int | str | None = None,
         backfill: bool | None = None,
         options: dict[str, Any] | None = None,

@@ -95,7 +95,7 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         self,
         *,
         schema_id: str | XComArg,
-        mapping: Mapping[str, str] | None = None,
+        mapping: Mapping[str, str] | str | None = None,
         mappings: Sequence[Mapping[str, Any]] | None = None,
         legacy_body: Mapping[str, Any] | None = None,
         source_columns: Sequence[str] | Sequence[Mapping[str, Any]] | None = None,
