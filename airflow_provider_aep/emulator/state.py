@@ -222,6 +222,9 @@ class EmulatorState:
         self.records.clear()
         self._source_catalog = None
         self.__dict__.pop("valid_source_credentials", None)
+        # nothing is left that remembers emulated time: re-anchor the clock on real time, so a
+        # test that sped the clock up does not leave later tests in the future
+        self.clock = Clock(self.clock.time_scale)
 
     def set_faults(self, data: dict[str, Any]) -> None:
         """Install a fault configuration (contract's faults JSON)."""
