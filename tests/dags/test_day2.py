@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.dags.conftest import SOURCE_CONNECTIONS
-from tests.dags.test_example_dags import _dagbag, _xcom
+from tests.dags.test_example_dags import DAGS_FOLDER, _dagbag, _xcom
 
 DAG_ID = "aep_customer_success_ingestion"
 SSC_SPEC = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
@@ -113,6 +113,20 @@ def test_retriggers_converge_in_place(
     assert _xcom(plan, "create_dataset", "aep_plan")[0]["action"] == "unchanged"
     assert _etag(_flow(emulator, flow_id)["etag"]) == _etag(etag), "the plan wrote nothing"
 
+    # ---- the same plan for the whole DAG in one command (no Airflow DB): the printed diff
+    from airflow_provider_aep.plan import has_conflict, plan_dag, render
+
+    emulator.clear_requests()
+    plans = plan_dag(dag, {"interval": 4, "extra_mapping": EXTRA})
+    text = render(plans)
+    assert "create_dataflow: UPDATE dataflow" in text and "~ scheduleParams.interval: 1 -> 4" in text
+    assert "create_mapping_set: UPDATE mapping set" in text and "homeAddress.city" in text
+    assert "create_dataset: UNCHANGED dataset" in text and not has_conflict(plans)
+    assert {r["method"] for r in _api(emulator) if not r["path"].startswith("/ims/")} == {"GET"}
+    conflict = render(plan_dag(dag, {"start_time": "2030-01-01T00:00:00Z"}))
+    assert "create_dataflow: CONFLICT dataflow" in conflict and "! scheduleParams.startTime" in conflict
+    assert "Fix:" in conflict
+
     # ---- interval change + new mapping in one re-trigger: one flow PATCH (same id, new etag),
     # a new mapping-set version (PUT), no POST/DELETE of a flow; the next run carries the field
     emulator.clear_requests()
@@ -200,3 +214,24 @@ def test_retriggers_converge_in_place(
     assert states["create_dataflow"] == "failed", states
     assert [r for r in _api(emulator) if r["path"].startswith(f"{FS}/flows") and r["method"] != "GET"] == []
     assert _flow(emulator, flow_id)["scheduleParams"]["interval"] == 4
+
+
+def test_plan_of_a_new_dag_creates_everything_with_gets_only(emulator: Any) -> None:
+    """Against an empty sandbox every resource is "create" and ids downstream are unknown."""
+    from airflow_provider_aep.plan import main
+
+    emulator.clear_requests()
+    code = main([DAG_ID, "--dags-folder", str(DAGS_FOLDER), "--conf", '{"interval": 2}'])
+    assert code == 0
+    methods = {(r["method"], r["path"]) for r in _api(emulator) if r["method"] != "GET"}
+    assert methods <= {("POST", "/ims/token/v3")}, methods
+
+
+def test_plan_text_of_a_new_dag(emulator: Any) -> None:
+    from airflow_provider_aep.plan import plan_dag, render
+
+    text = render(plan_dag(_dagbag().dags[DAG_ID], {}))
+    for task in ("create_base_connection", "create_dataset", "create_mapping_set", "create_dataflow"):
+        assert f"{task}: CREATE" in text, text
+    assert "(known after create)" in text
+    assert "delete_dataflow: skipped" in text and "wait_for_first_run: no AEP change" in text
