@@ -124,6 +124,16 @@ def test_dag_runs_leak_no_secret(
         for task_id, fields in result.rendered.items():
             scan("rendered template fields (metadata DB)", {task_id: fields}, secrets)
     scan_emulator_log(aep, secrets)
+    # the whole-DAG plan (every operator converging the existing resources, GETs only)
+    from airflow_provider_aep.plan import plan_dag, render
+
+    plans = plan_dag(load_dag(), conf)
+    out, err = capfd.readouterr()
+    scan(
+        "DAG plan (records, rendered text, output)",
+        [[p.__dict__ for p in plans], render(plans), out + err],
+        secrets,
+    )
 
 
 # ------------------------------------------------------------------------------ operators
@@ -144,7 +154,8 @@ def test_base_connection_operator_leaks_no_source_secret(
     source_conn_id: str,
     secret: str,
 ) -> None:
-    """Create, reuse, and a lost answer: logs, XComs, template fields, the stored connection."""
+    """Create, converge (credentials re-sent in place by PATCH), plan, and a lost answer: logs,
+    XComs (with the plan records), template fields, the stored connection."""
     from airflow_provider_aep.operators.connections import AEPCreateBaseConnectionOperator
 
     aep.set_faults(drop_after_commit=[f"POST {FS}/connections"])
@@ -160,6 +171,20 @@ def test_base_connection_operator_leaks_no_source_secret(
     ]
     ids = [execute(op, outputs=outputs) for op in ops]
     assert ids[0] == ids[1] and aep.counts()["connections"] == 1
+    patches = [
+        r for r in aep.requests() if r["method"] == "PATCH" and r["path"] == f"{FS}/connections/{ids[0]}"
+    ]
+    assert patches, "the rerun re-sends the credentials in place"
+    planner = AEPCreateBaseConnectionOperator(
+        task_id="base_plan",
+        name=f"secrets {source_conn_id}",
+        source=source,
+        source_conn_id=source_conn_id,
+        plan_only=True,
+    )
+    ops.append(planner)
+    assert execute(planner, outputs=outputs) == ids[0]
+    assert outputs["base_plan"]["aep_plan"][0]["action"] == "update", outputs["base_plan"]
 
     out, err = capfd.readouterr()
     assert "lost" in out + err, "the lost answer was not logged"
