@@ -164,6 +164,8 @@ async def put_credentials(request: Request, connection_spec_id: str) -> dict[str
     from . import credentials
 
     body = await _json(request)
+    if body == {}:  # no body: no restriction
+        body = None
     if body is not None and (not isinstance(body, list) or not all(isinstance(r, dict) and r for r in body)):
         raise _bad("body must be null or a JSON list of non-empty objects (auth params that must match)")
     state = emu(request)
