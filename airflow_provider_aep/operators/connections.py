@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,10 @@ SOURCES: dict[str, dict[str, Any]] = {
         "auth_specs": ("Anonymous Authentication",),
     },
 }
+#: auth.params keys of the typed sources that AEP never returns (not compared when converging).
 _SECRET_HINTS = ("secret", "password", "token", "key", "credential")
+#: Source connection extra listing the ``auth_params`` keys whose values are not secret.
+NON_SECRET_AUTH_PARAMS = "non_secret_auth_params"  # noqa: S105 (an extra key)
 
 
 def _is_secret(key: str) -> bool:
@@ -87,7 +91,9 @@ def _url(host: str | None, field: str) -> str:
     if not host or not host.strip():
         raise AEPInputError(field, "the source connection has no host (the source URL).", "Set its host.")
     host = host.strip().rstrip("/")
-    return host if "://" in host else f"https://{host}"
+    url = host if "://" in host else f"https://{host}"
+    _mask_url_credentials(url)
+    return url
 
 
 def _mask(value: Any) -> None:
@@ -95,6 +101,66 @@ def _mask(value: Any) -> None:
         from airflow.sdk.log import mask_secret
 
         mask_secret(value)
+
+
+def _mask_url_credentials(value: str) -> None:
+    """Register the user info of every ``scheme://user:pass@host`` URL in *value* as a secret."""
+    for match in re.finditer(r"(?i)\b[a-z][a-z0-9+.\-]*://([^\s/?#'\"<>]*)@", value):
+        userinfo = match.group(1)
+        _mask(userinfo)
+        _mask(userinfo.split(":", 1)[1] if ":" in userinfo else None)
+
+
+def _mask_leaves(value: Any) -> None:
+    """Register every scalar inside *value* (nested dicts and lists included) as a secret."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _mask_leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _mask_leaves(item)
+    elif value is not None and not isinstance(value, bool):
+        _mask(str(value))
+
+
+def mask_auth_params(conn_id: str, params: dict[str, Any], non_secret: Any) -> None:
+    """Mask every value of a generic spec's ``auth_params`` except the keys listed as non-secret.
+
+    Key names say nothing reliable about secrecy (``pwd``, ``connectionString`` with a
+    ``Password=`` inside...), so every value is secret by default; the source connection's extra
+    ``non_secret_auth_params`` (a list of keys) opts values out, e.g. ``["url", "server"]``.
+    Credentials inside URLs are masked even then.
+    """
+    keys = [] if non_secret in (None, "") else non_secret
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise AEPInputError(
+            f"{conn_id}.extra.{NON_SECRET_AUTH_PARAMS}",
+            f"must be a list of auth_params keys, got {type(non_secret).__name__}.",
+            'Use e.g. ["url", "server"], or remove it to mask every value.',
+        )
+    unknown = sorted(set(keys) - set(params))
+    if unknown:
+        raise AEPInputError(
+            f"{conn_id}.extra.{NON_SECRET_AUTH_PARAMS}",
+            f"lists {unknown} which auth_params does not contain.",
+            f"List only keys of auth_params ({sorted(params)}).",
+        )
+    for key, value in params.items():
+        if key in keys:
+            for text in _strings(value):
+                _mask_url_credentials(text)
+        else:
+            _mask_leaves(value)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
@@ -110,7 +176,8 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
     * ``servicenow``: host = endpoint, login/password.
     * ``generic_odata``: host = OData service root URL, anonymous.
     * ``source=None``: give ``connection_spec_id`` and ``auth_spec_name``; the source connection's
-      extra ``auth_params`` is sent verbatim as ``auth.params``.
+      extra ``auth_params`` is sent verbatim as ``auth.params``. Every value of it is masked as a
+      secret unless its key is listed in the extra ``non_secret_auth_params`` (e.g. ``["url"]``).
 
     :param name: connection name (its identity for reuse).
     :param source_conn_id: Airflow connection holding the source credentials.
@@ -162,6 +229,7 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
         self.auth_spec_name = auth_spec_name
         self.description = description
         self.test_connection = test_connection
+        self._public_auth_keys: set[str] = set()
         if not self.has_templated_values():
             self._validate()
 
@@ -207,9 +275,8 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
                     f"connection {self.source_conn_id!r} has no 'auth_params' object in its extra.",
                     'Put {"auth_params": {...}} (sent verbatim as auth.params) in its extra.',
                 )
-            for key, value in params.items():
-                if _is_secret(key):
-                    _mask(value)
+            mask_auth_params(self.source_conn_id, params, extra.get(NON_SECRET_AUTH_PARAMS))
+            self._public_auth_keys = set(extra.get(NON_SECRET_AUTH_PARAMS) or [])
             return {"specName": auth_spec_name, "params": dict(params)}
         if source == "salesforce_service_cloud":
             auth_type = str(extra.get("auth_type") or "").lower()
@@ -297,7 +364,11 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
             )
 
         def diff(found: dict[str, Any]) -> Diff:
-            secret_keys = {k for k in body_auth["params"] if _is_secret(k)}
+            params = body_auth["params"]
+            if self.source is None:  # generic spec: every value is secret unless listed as not
+                secret_keys = {k for k in params if k not in self._public_auth_keys}
+            else:
+                secret_keys = {k for k in params if _is_secret(k)}
             return base_connection_diff(
                 found,
                 spec_id=spec_id,
