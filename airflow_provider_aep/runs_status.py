@@ -421,3 +421,17 @@ def fetch_run_states(hook: AdobeExperiencePlatformHook, target: WaitTarget) -> l
         properties = [f"metrics.durationSummary.startedAtUTC>={math.floor(lower * 1000)}"]
     runs = list(hook.list_runs(target.flow_id, properties=properties))
     return [RunState.from_run(r) for r in select_runs(runs, target)]
+
+
+def timeout_message(target: WaitTarget, states: list[RunState]) -> str:
+    """The one-line timeout message of poke and deferrable waits: what was awaited, the runs seen,
+    and that AEP keeps running them (it has no cancel API)."""
+    ids = ", ".join(s.run_id for s in states) or "none yet"
+    what = target.describe()
+    flow_id = target.flow_id or next((s.flow_id for s in states if s.flow_id), None)
+    if flow_id and flow_id not in what:
+        what += f" of flow {flow_id}"
+    return (
+        f"Timed out waiting for {what} (runs seen: {ids}); AEP cannot cancel a run, "
+        "any run in progress keeps going."
+    )

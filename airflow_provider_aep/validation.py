@@ -190,7 +190,7 @@ def check_mapping_version(field: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise AEPInputError(field, f"must be a version number, got {_show(value)}.", 'Pass e.g. "0".')
     text = str(value).strip()
-    if not _ETAG_OR_VERSION_RE.match(text):
+    if not _ETAG_OR_VERSION_RE.match(text) or len(text) > 10:
         raise AEPInputError(field, f"{text!r} is not a version number.", 'Pass e.g. "0".')
     return text
 
@@ -372,10 +372,16 @@ def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> 
     if isinstance(value, date):
         return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
     if isinstance(value, (int, float)):
+        if abs(value) > _YEAR_3000 * 1_000_000 or not math.isfinite(value):
+            raise AEPInputError(
+                field,
+                f"{_show(value)} is not a usable time.",
+                "Pass a datetime, epoch seconds or ISO string.",
+            )
         seconds = int(value)
     elif isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
+        if re.fullmatch(r"\d{1,20}(\.\d+)?", text):
             seconds = int(float(text))
         else:
             iso = text.replace("Z", "+00:00") if text.endswith("Z") else text
@@ -402,6 +408,59 @@ def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> 
     if seconds < 0:
         raise AEPInputError(field, f"{seconds} is negative.", "Pass a time after 1970.")
     return seconds
+
+
+#: Fastest poll against AEP (rate-limited) and against a loopback emulator; slowest poll.
+MIN_POLL_INTERVAL = 1.0
+MIN_POLL_INTERVAL_LOOPBACK = 0.01
+MAX_POLL_INTERVAL = 86400.0
+#: Longest wait a sensor or run operator accepts (a year).
+MAX_WAIT_TIMEOUT = 366 * 86400.0
+
+
+def check_poll_interval(field: str, value: Any, *, loopback: bool = False) -> float:
+    """Seconds between status checks: finite, at least 1 s against AEP (0.01 s against a loopback
+    emulator), at most a day. ``0`` polled hundreds of times a second."""
+    minimum = MIN_POLL_INTERVAL_LOOPBACK if loopback else MIN_POLL_INTERVAL
+    return check_number(
+        field,
+        value,
+        minimum=minimum,
+        maximum=MAX_POLL_INTERVAL,
+        fix=f"Use seconds between {minimum:g} and {MAX_POLL_INTERVAL:g}, e.g. 30 (AEP is rate-limited).",
+    )
+
+
+def check_wait_timeout(field: str, value: Any) -> float | None:
+    """A wait timeout in seconds (or ``None``): finite, positive, at most a year."""
+    if value is None:
+        return None
+    return check_number(
+        field,
+        value,
+        minimum=0,
+        maximum=MAX_WAIT_TIMEOUT,
+        min_exclusive=True,
+        fix="Use seconds, e.g. 3600 (at most a year), or None to wait until execution_timeout.",
+    )
+
+
+def check_count(field: str, value: Any, maximum: int) -> int:
+    """A whole number between 0 and *maximum*."""
+    return int(
+        check_number(
+            field,
+            value,
+            minimum=0,
+            maximum=maximum,
+            integer=True,
+            fix=f"Use a whole number from 0 to {maximum}.",
+        )
+    )
+
+
+#: Longest schedule interval per frequency: one year.
+MAX_INTERVAL = {"minute": 525_600, "hour": 8_760, "day": 366, "week": 53}
 
 
 def build_schedule(frequency: Any, interval: Any, backfill: Any, start_time: int) -> dict[str, Any]:
@@ -438,6 +497,12 @@ def build_schedule(frequency: Any, interval: Any, backfill: Any, start_time: int
             f"{interval} is below the minimum of {minimum} for frequency={freq!r}.",
             f"Use interval >= {minimum}"
             + (" (AEP's shortest schedule is 15 minutes)." if freq == "minute" else "."),
+        )
+    if interval > MAX_INTERVAL[freq]:
+        raise AEPInputError(
+            "interval",
+            f"{_show(interval)} {freq}s is longer than a year.",
+            f"Use interval <= {MAX_INTERVAL[freq]} for frequency={freq!r}, or frequency='once'.",
         )
     params["interval"] = interval
     if isinstance(backfill, str) and backfill.lower() in ("true", "false"):

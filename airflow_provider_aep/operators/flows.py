@@ -25,6 +25,7 @@ from airflow_provider_aep.validation import (
     check_mapping_id,
     check_mapping_version,
     check_name,
+    check_number,
     check_uuid,
     is_templated,
     require_str,
@@ -233,6 +234,7 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                 raise AEPInputError(
                     "options", f"unknown option(s) {unknown}.", f"Use only: {', '.join(OPTION_KEYS)}."
                 )
+            _check_options(self.options)
         v["options"] = dict(self.options) if self.options else None
         return v
 
@@ -472,3 +474,24 @@ class AEPSetFlowStateOperator(AEPBaseOperator):
         self.xcom_push(context, "etag", etag)
         self.xcom_push(context, "state", wanted)
         return flow_id
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    """Flow options with finite, in-range values (a NaN would be sent as invalid JSON)."""
+    pct = options.get("partialIngestionPercent")
+    if pct is not None:
+        check_number(
+            "options.partialIngestionPercent",
+            pct,
+            minimum=0,
+            maximum=100,
+            min_exclusive=True,
+            fix="Use a percentage above 0 and at most 100, e.g. 5.",
+        )
+    diagnostics = options.get("errorDiagnosticsEnabled")
+    if diagnostics is not None and not isinstance(diagnostics, bool):
+        raise AEPInputError(
+            "options.errorDiagnosticsEnabled",
+            f"must be true or false, got {diagnostics!r}.",
+            "Pass True or False.",
+        )

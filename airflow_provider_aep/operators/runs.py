@@ -26,6 +26,7 @@ from airflow_provider_aep.sensors.flow_run import (
     resolve_window,
     validate_uuid,
 )
+from airflow_provider_aep.validation import check_wait_timeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -124,7 +125,7 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
         self.delta_column = delta_column
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.partial_success = partial_success
         self.max_transient_errors = max_transient_errors
@@ -156,16 +157,8 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
                 "must be a non-empty column name or None.",
                 "Pass the source column name, or leave it unset to use the flow's Copy deltaColumn.",
             )
-        if self.poll_interval <= 0:
-            raise AEPInputError(
-                "poll_interval", f"must be positive, got {self.poll_interval!r}.", "Use seconds, e.g. 30."
-            )
-        if self.timeout is not None and self.timeout <= 0:
-            raise AEPInputError(
-                "timeout",
-                f"must be positive or None, got {self.timeout!r}.",
-                "Use seconds (e.g. 3600), or None to wait until execution_timeout.",
-            )
+        self.poll_interval = self.check_wait_settings(self.hook, "poll_interval", self.poll_interval)
+        self.timeout = check_wait_timeout("timeout", self.timeout)
         start, end = self._window(context)
         return flow_id, start, end
 

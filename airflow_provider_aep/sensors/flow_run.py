@@ -52,8 +52,10 @@ from airflow_provider_aep.runs_status import (
     WaitTarget,
     aggregate_status,
     fetch_run_states,
+    timeout_message,
     to_epoch_seconds,
 )
+from airflow_provider_aep.validation import check_count, check_poll_interval, check_wait_timeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -186,6 +188,7 @@ class FlowRunWaitMixin:
     partial_success: str
     max_transient_errors: int
     _transient_errors: int = 0
+    _last_states: list[RunState] = []
     log: Any
 
     def _make_hook(self) -> AdobeExperiencePlatformHook:
@@ -200,6 +203,19 @@ class FlowRunWaitMixin:
                 f"{self.partial_success!r} is not one of {PARTIAL_SUCCESS_MODES}.",
                 "Use 'warn' (succeed with a warning), 'succeed' or 'fail'.",
             )
+
+    def check_wait_settings(
+        self, hook: AdobeExperiencePlatformHook, interval_field: str, interval: Any
+    ) -> float:
+        """Validate the poll interval (1 s floor against AEP, 0.01 s against a loopback emulator)
+        and ``max_transient_errors``; return the interval in seconds. No HTTP."""
+        from urllib.parse import urlsplit
+
+        from airflow_provider_aep.hooks._connection import is_loopback
+
+        self.max_transient_errors = check_count("max_transient_errors", self.max_transient_errors, 1000)
+        loopback = is_loopback(urlsplit(hook.conn_settings.gateway_url).hostname or "")
+        return check_poll_interval(interval_field, interval, loopback=loopback)
 
     def poll_runs(self, hook: AdobeExperiencePlatformHook, target: WaitTarget) -> list[RunState] | None:
         """One check: log progress; return the states once all awaited runs are terminal, else None.
@@ -222,6 +238,7 @@ class FlowRunWaitMixin:
             )
             return None
         self._transient_errors = 0
+        self._last_states = states
         now = time.time()
         if not states:
             self.log.info("No matching run yet for %s", target.describe())
@@ -429,6 +446,9 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
     def build_target(self, context: Context) -> WaitTarget:
         """Validate parameters (no HTTP) and resolve the window default from the data interval."""
         self._check_partial_success_mode()
+        self.poke_interval = self.check_wait_settings(self.hook, "poke_interval", self.poke_interval)
+        if self.timeout is not None:
+            self.timeout = check_wait_timeout("timeout", self.timeout)  # type: ignore[assignment]
         if self.run_id:
             run_id = validate_uuid("run_id", self.run_id)
             flow_id = validate_uuid("flow_id", self.flow_id) if self.flow_id else None
@@ -459,7 +479,7 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
         self._target = self.build_target(context)
         self.log.info("Waiting for %s", self._target.describe())
         if not self.deferrable:
-            return super().execute(context)
+            return self._poke_with_context(context)
         started = time.time()
         try:
             states = self.poll_runs(self.hook, self._target)
@@ -474,6 +494,26 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
             timeout=float(self.timeout),
             started=started,
         )
+
+    def _poke_with_context(self, context: Context) -> Any:
+        """Airflow's poke loop, with timeouts that say what deferrable mode says: which flow and
+        runs were awaited, and that AEP keeps running them."""
+        assert self._target is not None
+        try:
+            return super().execute(context)
+        except (AirflowSensorTimeout, AirflowTaskTimeout) as exc:
+            message = timeout_message(self._target, self._last_states)
+            self.log.error("%s", message)
+            raise type(exc)(message) from exc
+        except AirflowSkipException as exc:
+            timed_out = isinstance(exc.__cause__, (AirflowSensorTimeout, AirflowTaskTimeout)) or str(
+                exc
+            ).startswith("Sensor has timed out")
+            if not timed_out:
+                raise
+            message = timeout_message(self._target, self._last_states)
+            self.log.error("%s", message)
+            raise AirflowSkipException(f"Skipping (soft_fail): {message}") from exc
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One check in poke/reschedule mode."""

@@ -15,7 +15,14 @@ from airflow_provider_aep.exceptions import (
     AEPRateLimitError,
     AEPServerError,
 )
-from airflow_provider_aep.runs_status import RunState, WaitTarget, aggregate_status, fetch_run_states
+from airflow_provider_aep.runs_status import (
+    RunState,
+    WaitTarget,
+    aggregate_status,
+    fetch_run_states,
+    timeout_message,
+)
+from airflow_provider_aep.validation import check_count, check_poll_interval
 
 #: Exceptions tolerated while polling (after the hook's own retries), up to ``max_transient_errors``.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AEPRateLimitError, AEPServerError, AEPConnectionError)
@@ -88,10 +95,11 @@ class AEPFlowRunTrigger(BaseTrigger):
         self.started_after = None if started_after is None else float(started_after)
         self.aep_conn_id = aep_conn_id
         self.sandbox_name = sandbox_name
-        self.poll_interval = float(poll_interval)
+        # The sensor and the run operator enforce 1 s against AEP; here only "finite and not zero".
+        self.poll_interval = check_poll_interval("poll_interval", poll_interval, loopback=True)
         self.end_time = None if end_time is None else float(end_time)
         self.timeout_reason = timeout_reason
-        self.max_transient_errors = int(max_transient_errors)
+        self.max_transient_errors = check_count("max_transient_errors", max_transient_errors, 1000)
         self.retry_policy = dict(retry_policy) if retry_policy else None
         self.next_poll_at = None if next_poll_at is None else float(next_poll_at)
 
@@ -226,11 +234,4 @@ class AEPFlowRunTrigger(BaseTrigger):
             await asyncio.sleep(delay)
 
     def _timeout_event(self, target: WaitTarget, states: list[RunState]) -> TriggerEvent:
-        ids = ", ".join(s.run_id for s in states) or "none yet"
-        return self._event(
-            "timeout",
-            states,
-            f"Timed out waiting for {target.describe()} (runs seen: {ids}); AEP cannot cancel a run, "
-            "any run in progress keeps going.",
-            reason=self.timeout_reason,
-        )
+        return self._event("timeout", states, timeout_message(target, states), reason=self.timeout_reason)
