@@ -37,8 +37,15 @@ def _strip_quotes(value: str) -> str:
     return value
 
 
-def _split_values(raw: str) -> list[str]:
-    """Split ``a,"b,c",d`` on commas outside quotes."""
+def _split_values(raw: str, quoting: bool = True) -> list[str]:
+    """Split ``a,"b,c",d`` on commas outside quotes (``property=`` values; one pair of quotes is
+    removed, nothing is unescaped: AEP documents no escape character).
+
+    ``quoting=False`` is the Catalog simple filter ``<field>=v1,v2``: literal values split on
+    every comma, nothing stripped (Catalog documents no quoting).
+    """
+    if not quoting:
+        return raw.split(",")
     out: list[str] = []
     buf = ""
     quote: str | None = None
@@ -328,10 +335,10 @@ def catalog_list(items: dict[str, dict[str, Any]], query: list[tuple[str, str]])
             continue
         for raw in values:
             if raw.startswith("!"):
-                excluded = {s.lower() for s in _split_values(raw[1:])}
+                excluded = {s.lower() for s in _split_values(raw[1:], quoting=False)}
                 rows = [(k, v) for k, v in rows if str(v.get(key, "")).lower() not in excluded]
             else:
-                wanted = set(_split_values(raw))
+                wanted = set(_split_values(raw, quoting=False))
                 if key == "id":
                     rows = [(k, v) for k, v in rows if k in wanted]
                 else:

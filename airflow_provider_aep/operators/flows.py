@@ -477,16 +477,16 @@ class AEPSetFlowStateOperator(AEPBaseOperator):
 
 
 def _check_options(options: Mapping[str, Any]) -> None:
-    """Flow options with finite, in-range values (a NaN would be sent as invalid JSON)."""
+    """Flow options with finite values (a NaN would be sent as invalid JSON); the range of
+    ``partialIngestionPercent`` is the flow spec's ``optionSpec`` to check, before the create."""
     pct = options.get("partialIngestionPercent")
     if pct is not None:
         check_number(
             "options.partialIngestionPercent",
             pct,
-            minimum=0,
-            maximum=100,
-            min_exclusive=True,
-            fix="Use a percentage above 0 and at most 100, e.g. 5.",
+            minimum=-1e9,
+            maximum=1e9,
+            fix="Use a percentage above 0, e.g. 5.",
         )
     diagnostics = options.get("errorDiagnosticsEnabled")
     if diagnostics is not None and not isinstance(diagnostics, bool):
