@@ -490,7 +490,7 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
 
     def plan_lookup(self) -> tuple[str, Any]:
         """Name and finder for plans whose base connection is not created yet."""
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "flowservice")
         return name, lambda: self.hook.find_source_connection(name)
 
     template_fields: Sequence[str] = (
@@ -737,7 +737,7 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
 
     def plan_lookup(self) -> tuple[str, Any]:
         """Name and finder for plans whose dataset is not created yet."""
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "flowservice")
         return name, lambda: self.hook.find_target_connection(name)
 
     template_fields: Sequence[str] = (

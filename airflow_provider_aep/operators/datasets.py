@@ -45,7 +45,7 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
 
     def plan_lookup(self) -> tuple[str, Any]:
         """Name and finder for plans whose schema is not created yet."""
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "catalog")
         return name, lambda: self.hook.find_dataset(name)
 
     def __init__(

@@ -297,7 +297,7 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
 
     def plan_lookup(self) -> tuple[str, Callable[[], dict[str, Any] | None]]:
         """Name and finder for plans whose inputs are not created yet."""
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "flowservice")
         return name, lambda: self.hook.find_flow(name)
 
     def _diff(self, v: dict[str, Any], found: dict[str, Any]) -> Diff:

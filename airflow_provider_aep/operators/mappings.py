@@ -235,7 +235,7 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         """Name and finder for plans whose schema is not created yet (only with an explicit name)."""
         if self.name is None:
             return None
-        name = check_name("name", self.name)
+        name = check_name("name", self.name, "conversion")
         return name, lambda: self.hook.find_mapping_set(name)
 
     def execute(self, context: Context) -> str:
