@@ -34,6 +34,7 @@ from airflow_provider_aep.operators._converge import (
     LOSSES,
     PLAN_XCOM_KEY,
     UNKNOWN,
+    WRITE_ONLY,
     ApplyFn,
     Diff,
     DiffFn,
@@ -315,6 +316,8 @@ class AEPCreateOperatorBase(AEPBaseOperator):
                     "another name, or use if_exists='replace' to delete and recreate it."
                 )
             drift = diff(existing) if diff else Diff()
+            # write-only secrets are re-sent by converge, never compared: not drift
+            drift = Diff([c for c in drift.changes if c.have != WRITE_ONLY])
             if drift:
                 self.log.warning(
                     "%s %r (id=%s) differs from the DAG; if_exists='reuse' leaves it as is:\n%s",
