@@ -450,3 +450,29 @@ def test_plan_reports_without_writing(aep: Any, run_op: Any, ids: dict) -> None:
     assert xcoms[PLAN_XCOM_KEY][0]["action"] == "update" and "write-only" in text
     assert not any(s in text for s in SECRETS)
     assert writes(aep) == [], "plan mode: GETs and the token only"
+
+
+def test_base_connection_stale_etag_is_reread_and_retried(
+    aep: Any, run_op: Any, ids: dict, monkeypatch: Any
+) -> None:
+    """An outside edit lands between our read and our PATCH: 1404-412, fresh etag, same ops again."""
+    op = AEPCreateBaseConnectionOperator(
+        task_id="b", name="ssc", source_conn_id="ssc_basic", description="crm"
+    )
+    real = op.hook.patch_base_connection
+    calls = {"n": 0}
+
+    def racing(cid: str, ops: list, etag: str) -> dict:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            other = AdobeExperiencePlatformHook()
+            current = other.get_base_connection(cid)["etag"]
+            other.patch_base_connection(cid, [{"op": "add", "path": "/description", "value": "ui"}], current)
+        return real(cid, ops, etag)
+
+    monkeypatch.setattr(op.hook, "patch_base_connection", racing)
+    aep.clear_requests()
+    assert run_op(op)[0] == ids["base"]
+    statuses = [r["status"] for r in aep.requests() if r["method"] == "PATCH"]
+    assert statuses == [200, 412, 200], statuses
+    assert AdobeExperiencePlatformHook().get_base_connection(ids["base"])["description"] == "crm"
