@@ -66,6 +66,13 @@ class Watcher:
             await asyncio.sleep(0.05)
 
 
+async def _position_saved(store: StateStore, limit: float = 20.0) -> None:
+    deadline = time.monotonic() + limit
+    while not store.writes:
+        assert time.monotonic() < deadline, "the watcher never saved its first position"
+        await asyncio.sleep(0.05)
+
+
 def _run(flow: Any, day: int) -> str:
     start = 1767225600 + day * 86400  # 2026-01-01 + day
     run_id = flow.api.create_run(flow.flow_id, (start, start + 86400))
@@ -90,7 +97,8 @@ def test_each_new_successful_run_is_one_event_across_a_restart(
 
     async def scenario() -> None:
         async with Watcher(_trigger(flow, store)) as first:
-            await asyncio.sleep(3 * POLL)  # first start records its position
+            await _position_saved(store)  # the first start records its position
+            await asyncio.sleep(2 * POLL)
             assert first.events == []
             second = _run(flow, 2)
             await first.wait_for(1)
