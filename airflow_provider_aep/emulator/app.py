@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -89,9 +90,42 @@ def error_for_path(path: str, status: int, detail: str) -> APIError:
     )
 
 
+async def _read_body(receive: Receive) -> list[Message] | None:
+    """Every ``http.request`` message of the request body, or None if the client left first.
+
+    Reading the body up front (it normally arrived with the headers) is what a gateway does: once
+    it has the request, the backend processes it even if the client then gives up (a timeout), so
+    a slow request still commits instead of failing with ``ClientDisconnect`` inside a route.
+    """
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        messages.append(message)
+        if not message.get("more_body"):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive | None) -> Receive:
+    """A ``receive`` that hands out the buffered body, then defers to ``receive`` (or says the
+    client is gone when there is none: a replayed request has no client)."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        if receive is None:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replay
+
+
 class EmulatorApp(FastAPI):
     """FastAPI app whose outermost layer does what AEP's gateway does before a service sees a call:
-    request ids, request log, fault injection, header checks; and drops answers on demand.
+    request ids, request log, fault injection, header checks; and drops answers or commits late on
+    demand.
 
     ``admin_remote`` (default ``False``): whether the unauthenticated admin API under
     ``/_emulator/`` answers callers that are not on this machine (403 otherwise).
@@ -164,6 +198,12 @@ class EmulatorApp(FastAPI):
 
         is_gateway = path.startswith(GATEWAY_PREFIX)
         is_ims = path in IMS_PATHS
+        body = await _read_body(receive)
+        if body is None:  # the client left before its request was complete: nothing to process
+            entry["status"] = 499
+            entry["client_gone"] = True
+            return
+        receive = _replay(body, receive)
         injector = state.injector if (is_gateway or is_ims) else None
         if injector is not None:
             fault = await injector.check(method, path)
@@ -185,6 +225,10 @@ class EmulatorApp(FastAPI):
                 return
             scope.setdefault("state", {})["aep"] = ctx
             entry["sandbox"], entry["org"] = ctx.sandbox_name, ctx.org
+
+        if is_gateway and injector is not None and injector.take_late_commit(method, path):
+            await self._late_commit(state, entry, scope, body, send, request_id)
+            return
 
         may_drop = injector is not None and injector.matches_drop_after_commit(method, path)
         buffered: list[Message] = []
@@ -217,6 +261,56 @@ class EmulatorApp(FastAPI):
             return
         for message in buffered:
             await send(message)
+
+    async def _late_commit(
+        self,
+        state: EmulatorState,
+        entry: dict[str, Any],
+        scope: Scope,
+        body: list[Message],
+        send: Send,
+        request_id: str,
+    ) -> None:
+        """The late-commit fault: answer 504 (now, or after holding the request until the commit)
+        while the backend applies the request ``late_commit_seconds`` later."""
+        from .faults import gateway_timeout_body
+
+        cfg = state.injector.config
+        delay = float(cfg.late_commit_seconds)
+        entry["late_commit"] = True
+        entry["committed_status"] = None
+
+        async def commit() -> None:
+            await asyncio.sleep(delay)
+            started: dict[str, Any] = {}
+
+            async def discard(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    started["status"] = int(message["status"])
+
+            token = current_request_id.set(request_id)
+            try:
+                await FastAPI.__call__(self, dict(scope), _replay(body, None), discard)
+            except Exception:
+                if not started:
+                    raise
+            finally:
+                current_request_id.reset(token)
+            entry["committed_status"] = started.get("status")
+            entry["committed_at"] = time.time()
+
+        task = asyncio.get_running_loop().create_task(commit())
+        state.pending_commits.add(task)
+        task.add_done_callback(state.pending_commits.discard)
+        if cfg.late_commit_mode == "hold":
+            try:
+                await asyncio.shield(task)  # no answer until the backend has committed
+            except asyncio.CancelledError:  # an admin reset cancelled the pending commit
+                pass
+        entry["status"] = 504
+        await _send_json(
+            send, 504, gateway_timeout_body(scope["path"], request_id), {"x-request-id": request_id}
+        )
 
 
 async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:

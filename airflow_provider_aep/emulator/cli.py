@@ -34,6 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROUTE",
         help='e.g. "POST /data/foundation/flowservice/flows" (repeatable)',
     )
+    p.add_argument(
+        "--late-commit",
+        action="append",
+        default=None,
+        metavar="ROUTE",
+        help='answer 504 but commit later, e.g. "POST /data/foundation/flowservice/runs" (repeatable)',
+    )
+    p.add_argument("--late-commit-seconds", type=float, default=None, help="delay of a late commit")
+    p.add_argument(
+        "--late-commit-mode",
+        choices=["gateway_timeout", "hold"],
+        default=None,
+        help="504 at once (default) or hold the request until the commit",
+    )
     p.add_argument("--force-run-status", choices=["success", "partialSuccess", "failed"], default=None)
     p.add_argument("--log-level", default="warning")
     return p
@@ -63,6 +77,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
         faults["latency_ms"] = args.latency_ms
     if args.drop_after_commit:
         faults["drop_after_commit"] = args.drop_after_commit
+    if args.late_commit:
+        faults["late_commit"] = args.late_commit
+    if args.late_commit_seconds is not None:
+        faults["late_commit_seconds"] = args.late_commit_seconds
+    if args.late_commit_mode:
+        faults["late_commit_mode"] = args.late_commit_mode
     if args.force_run_status:
         faults["force_run_status"] = args.force_run_status
     cfg.faults = faults or None

@@ -4,6 +4,10 @@
 * :class:`FaultInjector` decides, per request, whether to delay it, answer 429, or answer a 5xx
   (seeded, so a given seed and request sequence always fault the same requests), hands out the
   token TTL override, and counts "drop after commit" faults per route.
+* "late commit" routes model a gateway that gives up on a request its backend still commits:
+  the client gets AEP's 504 gateway-timeout answer at once (``late_commit_mode: "gateway_timeout"``)
+  or no answer until the commit (``"hold"``, so a client with a shorter timeout times out), and the
+  request is applied ``late_commit_seconds`` later (the app replays it; see ``app.py``).
 * :func:`abort_connection` makes an ASGI server close the client connection without writing a
   single byte of response; :class:`DropAfterCommitMiddleware` uses it to let a request run (and
   commit) and then lose its answer, which a client sees as a connection error.
@@ -39,6 +43,7 @@ __all__ = [
     "FaultConfig",
     "FaultInjector",
     "abort_connection",
+    "gateway_timeout_body",
     "route_matches",
 ]
 
@@ -48,6 +53,7 @@ Receive = Callable[[], Awaitable[Message]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 _RUN_STATUSES = ("success", "partialSuccess", "failed")
+LATE_COMMIT_MODES = ("gateway_timeout", "hold")
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"}
 _ADMIN_PREFIX = "/_emulator"
 
@@ -143,6 +149,10 @@ class FaultConfig:
     drop_after_commit_count: int = 1
     force_run_status: str | None = None
     routes: list[str] | None = None
+    late_commit: list[str] = field(default_factory=list)
+    late_commit_count: int = 1
+    late_commit_seconds: float = 2.0
+    late_commit_mode: str = "gateway_timeout"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> FaultConfig:
@@ -199,6 +209,21 @@ class FaultConfig:
             cfg.force_run_status = values["force_run_status"]
         if "routes" in values:
             cfg.routes = _check_routes("routes", values["routes"])
+        if "late_commit" in values:
+            cfg.late_commit = _check_routes("late_commit", values["late_commit"])
+        if "late_commit_count" in values:
+            cfg.late_commit_count = _check_int("late_commit_count", values["late_commit_count"], minimum=0)
+        if "late_commit_seconds" in values:
+            cfg.late_commit_seconds = float(
+                _check_number("late_commit_seconds", values["late_commit_seconds"], minimum=0, maximum=3600)
+            )
+        if "late_commit_mode" in values:
+            if values["late_commit_mode"] not in LATE_COMMIT_MODES:
+                raise ValueError(
+                    f"faults.late_commit_mode must be one of {', '.join(LATE_COMMIT_MODES)}, "
+                    f"not {values['late_commit_mode']!r}"
+                )
+            cfg.late_commit_mode = values["late_commit_mode"]
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -290,6 +315,7 @@ class FaultInjector:
         self._tokens = 0.0
         self._refilled_at = 0.0
         self._drops_left: dict[str, int] = {}
+        self._late_left: dict[str, int] = {}
         self.reconfigure(config)
 
     def reconfigure(self, config: FaultConfig | dict[str, Any] | None) -> None:
@@ -302,6 +328,7 @@ class FaultInjector:
             self._tokens = max(1.0, cfg.rate_limit_per_second or 0.0)
             self._refilled_at = self._clock()
             self._drops_left = dict.fromkeys(cfg.drop_after_commit, cfg.drop_after_commit_count)
+            self._late_left = dict.fromkeys(cfg.late_commit, cfg.late_commit_count)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -375,10 +402,29 @@ class FaultInjector:
             self._drops_left[entry] -= 1
             return True
 
+    def take_late_commit(self, method: str, path: str) -> bool:
+        """Whether this request gets the late-commit fault; consumes one of the route's uses."""
+        with self._lock:
+            for entry, left in self._late_left.items():
+                if left > 0 and route_matches(entry, method, path):
+                    self._late_left[entry] -= 1
+                    return True
+            return False
+
+    def late_commits_left(self) -> dict[str, int]:
+        """Remaining late commits per configured route (a copy)."""
+        with self._lock:
+            return dict(self._late_left)
+
     def drops_left(self) -> dict[str, int]:
         """Remaining drops per configured route (a copy)."""
         with self._lock:
             return dict(self._drops_left)
+
+
+def gateway_timeout_body(path: str, request_id: str) -> dict[str, Any]:
+    """AEP's 504 answer for ``path`` (Flow Service ``FLOW-1104-504``, other services' 504 shapes)."""
+    return _error_body(504, path, request_id)
 
 
 # --------------------------------------------------------------------------- dropping connections

@@ -154,8 +154,9 @@ async def sources(request: Request) -> dict[str, Any]:
 
 @router.get("/state")
 async def state_counts(request: Request) -> dict[str, Any]:
-    """Resource counts per org/sandbox and kind."""
-    return {"sandboxes": emu(request).counts()}
+    """Resource counts per org/sandbox and kind, and how many late commits are still to land."""
+    state = emu(request)
+    return {"sandboxes": state.counts(), "pending_commits": len(state.pending_commits)}
 
 
 @router.put("/sources/{connection_spec_id}/credentials")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 import re
@@ -209,13 +210,19 @@ class EmulatorState:
         self._source_catalog: dict[str, dict[str, Any]] | None = None
         self.injector: Any = None
         self.faults_dict: dict[str, Any] = {}
+        #: Requests accepted by the late-commit fault whose backend commit is still to come.
+        self.pending_commits: set[asyncio.Task[None]] = set()
         self.set_faults(self.config.faults or {})
 
     # ----------------------------------------------------------------------------- lifecycle
     def reset(self) -> None:
         """Forget every resource, token, record and log entry (config and faults are kept); the
-        emulated clock returns to real time (a fast-forward of a previous test does not leak)."""
+        emulated clock returns to real time (a fast-forward of a previous test does not leak), and
+        late commits still pending are cancelled, so they cannot land in the fresh state."""
         self.clock = Clock(self.config.time_scale)
+        for task in list(self.pending_commits):
+            task.cancel()
+        self.pending_commits.clear()
         self.tokens.clear()
         self.sandboxes.clear()
         self.request_log.clear()

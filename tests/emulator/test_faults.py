@@ -67,6 +67,10 @@ def test_defaults_and_round_trip():
         "drop_after_commit_count": 1,
         "force_run_status": None,
         "routes": None,
+        "late_commit": [],
+        "late_commit_count": 1,
+        "late_commit_seconds": 2.0,
+        "late_commit_mode": "gateway_timeout",
     }
     full = {
         "seed": 7,
@@ -80,6 +84,10 @@ def test_defaults_and_round_trip():
         "drop_after_commit_count": 2,
         "force_run_status": "partialSuccess",
         "routes": ["/data/foundation/flowservice"],
+        "late_commit": ["POST /data/foundation/catalog/dataSets"],
+        "late_commit_count": 3,
+        "late_commit_seconds": 1.5,
+        "late_commit_mode": "hold",
     }
     assert FaultConfig.from_dict(full).to_dict() == full
     assert FaultConfig.from_dict(FaultConfig.from_dict(full).to_dict()) == FaultConfig.from_dict(full)
