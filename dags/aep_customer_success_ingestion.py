@@ -97,6 +97,9 @@ with DAG(
     schedule=None,
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
     catchup=False,
+    # Defence in depth: two runs of this DAG at once would race to create the same resources
+    # (the operators converge such twins on one, but a flow's twin may already have started a run).
+    max_active_runs=1,
     tags=["aep", "example", "salesforce"],
     doc_md=__doc__,
     # Templates render to Python objects: the mapping stays a dict, the interval an int and a null

@@ -76,6 +76,9 @@ with DAG(
     schedule=None,
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
     catchup=False,
+    # Defence in depth: two runs of this DAG at once would race to create the same resources
+    # (the operators converge such twins on one, but a flow's twin may already have started a run).
+    max_active_runs=1,
     tags=["aep", "example", "odata"],
     doc_md=__doc__,
     render_template_as_native_obj=True,

@@ -13,6 +13,11 @@ from airflow_provider_aep.hooks._filters import flow_service_value
 from airflow_provider_aep.validation import check_uuid
 
 
+def oldest(items: list[dict]) -> dict:
+    """The oldest of same-named resources (``createdAt``, then id): the one every caller picks."""
+    return min(items, key=lambda i: (i.get("createdAt") is None, i.get("createdAt") or 0, str(i.get("id"))))
+
+
 class FlowServiceMixin(ResourceCalls):
     """Flow Service calls of :class:`~airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook`."""
 
@@ -36,13 +41,20 @@ class FlowServiceMixin(ResourceCalls):
             where=SERVICE_BASE_PATHS["flowservice"] + path,
         )
 
-    def _fs_find(self, path: str, name: str) -> dict | None:
+    def _fs_find_all(self, path: str, name: str) -> list[dict]:
+        """Every resource of ``path`` called exactly ``name`` (AEP does not keep names unique)."""
         if not isinstance(name, str) or not name:
             raise AEPInputError("name", "must be a non-empty string.", "pass the resource name.")
-        for item in self._fs_list(path, [f"name=={flow_service_value('name', name)}"]):
-            if item.get("name") == name:
-                return _pagination.require_id(item, "id", SERVICE_BASE_PATHS["flowservice"] + path)
-        return None
+        path_label = SERVICE_BASE_PATHS["flowservice"] + path
+        return [
+            _pagination.require_id(item, "id", path_label)
+            for item in self._fs_list(path, [f"name=={flow_service_value('name', name)}"])
+            if item.get("name") == name
+        ]
+
+    def _fs_find(self, path: str, name: str) -> dict | None:
+        found = self._fs_find_all(path, name)
+        return oldest(found) if found else None
 
     # ------------------------------------------------------------------ specs
     def list_connection_specs(self, properties: list[str] | None = None) -> Iterator[dict]:
@@ -111,8 +123,12 @@ class FlowServiceMixin(ResourceCalls):
         )
 
     def find_base_connection(self, name: str) -> dict | None:
-        """Base connection called ``name`` or ``None``."""
+        """Base connection called ``name`` (the oldest if several) or ``None``."""
         return self._fs_find("/connections", name)
+
+    def find_all_base_connections(self, name: str) -> list[dict]:
+        """Every one of the base connections called ``name`` (AEP allows several)."""
+        return self._fs_find_all("/connections", name)
 
     def _fs_patch(self, collection: str, field: str, resource_id: str, operations: list, etag: str) -> dict:
         """JSON-Patch ``/{collection}/{id}`` under ``If-Match: etag``; returns ``{id, etag}`` if given."""
@@ -176,8 +192,12 @@ class FlowServiceMixin(ResourceCalls):
         )
 
     def find_source_connection(self, name: str) -> dict | None:
-        """Source connection called ``name`` or ``None``."""
+        """Source connection called ``name`` (the oldest if several) or ``None``."""
         return self._fs_find("/sourceConnections", name)
+
+    def find_all_source_connections(self, name: str) -> list[dict]:
+        """Every one of the source connections called ``name`` (AEP allows several)."""
+        return self._fs_find_all("/sourceConnections", name)
 
     def create_target_connection(self, body: dict) -> dict:
         """``POST /targetConnections``; returns ``{id, etag}``."""
@@ -204,8 +224,12 @@ class FlowServiceMixin(ResourceCalls):
         )
 
     def find_target_connection(self, name: str) -> dict | None:
-        """Target connection called ``name`` or ``None``."""
+        """Target connection called ``name`` (the oldest if several) or ``None``."""
         return self._fs_find("/targetConnections", name)
+
+    def find_all_target_connections(self, name: str) -> list[dict]:
+        """Every one of the target connections called ``name`` (AEP allows several)."""
+        return self._fs_find_all("/targetConnections", name)
 
     # ------------------------------------------------------------------ flows
     def create_flow(self, body: dict) -> dict:
@@ -223,8 +247,12 @@ class FlowServiceMixin(ResourceCalls):
         return self._fs_list("/flows", properties, orderby, limit)
 
     def find_flow(self, name: str) -> dict | None:
-        """Flow called ``name`` or ``None``."""
+        """Flow called ``name`` (the oldest if several) or ``None``."""
         return self._fs_find("/flows", name)
+
+    def find_all_flows(self, name: str) -> list[dict]:
+        """Every one of the flows called ``name`` (AEP allows several)."""
+        return self._fs_find_all("/flows", name)
 
     def patch_flow(self, flow_id: str, operations: list[dict], etag: str | None = None) -> dict:
         """JSON-Patch a flow with ``If-Match`` (the current etag is fetched when not given)."""

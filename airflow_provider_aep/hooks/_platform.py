@@ -29,15 +29,23 @@ class PlatformMixin(ResourceCalls):
             where=SERVICE_BASE_PATHS["schemaregistry"] + path,
         )
 
-    def _sr_find(self, path: str, title: str) -> dict | None:
+    def _sr_find_all(self, path: str, title: str) -> list[dict]:
+        """Every tenant resource of ``path`` with this title (Schema Registry allows one, but a
+        gateway or an older registry may list more)."""
         if not isinstance(title, str) or not title:
             raise AEPInputError("title", "must be a non-empty string.", "pass the title.")
         check_lookup_name("schemaregistry", "title", title)
         title_filter = schema_registry_title_filter(title)
-        for item in self._sr_list(path, [title_filter] if title_filter else None):
-            if item.get("title") == title:
-                return _pagination.require_id(item, "$id", SERVICE_BASE_PATHS["schemaregistry"] + path)
-        return None
+        where = SERVICE_BASE_PATHS["schemaregistry"] + path
+        return [
+            _pagination.require_id(item, "$id", where)
+            for item in self._sr_list(path, [title_filter] if title_filter else None)
+            if item.get("title") == title
+        ]
+
+    def _sr_find(self, path: str, title: str) -> dict | None:
+        found = self._sr_find_all(path, title)
+        return min(found, key=lambda i: str(i.get("$id"))) if found else None
 
     def create_class(self, body: dict) -> dict:
         """``POST /tenant/classes``; returns the class (``$id``, ``meta:altId``...)."""
@@ -60,6 +68,10 @@ class PlatformMixin(ResourceCalls):
     def find_class(self, title: str) -> dict | None:
         """Tenant class with this title or ``None``."""
         return self._sr_find("/tenant/classes", title)
+
+    def find_all_classes(self, title: str) -> list[dict]:
+        """Every tenant class with this title."""
+        return self._sr_find_all("/tenant/classes", title)
 
     def create_schema(self, body: dict) -> dict:
         """``POST /tenant/schemas``; returns the schema (``$id``, ``meta:altId``...)."""
@@ -84,6 +96,10 @@ class PlatformMixin(ResourceCalls):
     def find_schema(self, title: str) -> dict | None:
         """Tenant schema with this title or ``None``."""
         return self._sr_find("/tenant/schemas", title)
+
+    def find_all_schemas(self, title: str) -> list[dict]:
+        """Every tenant schema with this title."""
+        return self._sr_find_all("/tenant/schemas", title)
 
     def patch_schema(self, schema_id: str, operations: list) -> dict:
         """``PATCH /tenant/schemas/{id}`` (JSON Patch, e.g. add a field group); returns the schema."""
@@ -163,12 +179,21 @@ class PlatformMixin(ResourceCalls):
             raise AEPInputError("fields", "must be a non-empty dict.", "pass e.g. {'description': ...}.")
         self._call("PATCH", "catalog", f"/dataSets/{_segment('dataset_id', dataset_id)}", json=fields)
 
-    def find_dataset(self, name: str) -> dict | None:
-        """Dataset called ``name`` or ``None``."""
+    def find_all_datasets(self, name: str) -> list[dict]:
+        """Every dataset called ``name`` (Catalog does not keep names unique)."""
         if not isinstance(name, str) or not name:
             raise AEPInputError("name", "must be a non-empty string.", "pass the dataset name.")
         check_lookup_name("catalog", "name", name)
-        return next((d for d in self.list_datasets(name=name) if d.get("name") == name), None)
+        return [d for d in self.list_datasets(name=name) if d.get("name") == name]
+
+    def find_dataset(self, name: str) -> dict | None:
+        """Dataset called ``name`` (the oldest if several) or ``None``."""
+        found = self.find_all_datasets(name)
+        return (
+            min(found, key=lambda d: (d.get("created") is None, d.get("created") or 0, str(d.get("id"))))
+            if found
+            else None
+        )
 
     # ------------------------------------------------------------------ Data Prep
     def create_mapping_set(self, body: dict) -> dict:
@@ -200,11 +225,23 @@ class PlatformMixin(ResourceCalls):
             where=SERVICE_BASE_PATHS["conversion"] + "/mappingSets",
         )
 
-    def find_mapping_set(self, name: str) -> dict | None:
-        """Mapping set called ``name`` or ``None``."""
+    def find_all_mapping_sets(self, name: str) -> list[dict]:
+        """Every mapping set called ``name`` (Data Prep does not keep names unique)."""
         if not isinstance(name, str) or not name:
             raise AEPInputError("name", "must be a non-empty string.", "pass the mapping set name.")
         check_lookup_name("conversion", "name", name)
-        found = next((m for m in self.list_mapping_sets(name=name) if m.get("name") == name), None)
         where = SERVICE_BASE_PATHS["conversion"] + "/mappingSets"
-        return None if found is None else _pagination.require_id(found, "id", where)
+        return [
+            _pagination.require_id(m, "id", where)
+            for m in self.list_mapping_sets(name=name)
+            if m.get("name") == name
+        ]
+
+    def find_mapping_set(self, name: str) -> dict | None:
+        """Mapping set called ``name`` (the oldest if several) or ``None``."""
+        found = self.find_all_mapping_sets(name)
+        if not found:
+            return None
+        return min(
+            found, key=lambda m: (m.get("createdDate") is None, m.get("createdDate") or 0, str(m.get("id")))
+        )

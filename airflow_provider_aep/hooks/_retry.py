@@ -47,6 +47,7 @@ RETRY_EXTRA_KEYS = {
     "retry_max_total_seconds": "max_total_seconds",
     "retry_initial_backoff": "initial_backoff",
     "retry_max_backoff": "max_backoff",
+    "late_commit_wait_seconds": "late_commit_wait_seconds",
 }
 
 
@@ -59,6 +60,9 @@ class RetryPolicy:
     :param max_total_seconds: no new attempt starts after this many seconds since the first one.
     :param initial_backoff: base of the exponential backoff (seconds) when no ``Retry-After``.
     :param max_backoff: cap of the exponential backoff before jitter.
+    :param late_commit_wait_seconds: after a create whose answer was lost (timeout, reset, 5xx such
+        as a gateway 504), how long to keep looking for a late commit before concluding that nothing
+        was committed (a POST is never re-sent, nor the task allowed to retry it, before that).
     """
 
     max_attempts: int = 5
@@ -66,6 +70,7 @@ class RetryPolicy:
     max_total_seconds: float = 300.0
     initial_backoff: float = 1.0
     max_backoff: float = 30.0
+    late_commit_wait_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -13,8 +13,15 @@ looks the name up; ``if_exists`` decides what happens when it exists (details an
 * ``"replace"``: log what is lost, delete it, then create a new one.
 
 A create whose answer was lost (:class:`~airflow_provider_aep.exceptions.AEPResponseLostError`)
-is never re-sent: the name is looked up again and the committed resource's id is returned; only
-if nothing was committed is the error re-raised.
+is never re-sent: the name is looked up again, with back-off for the late-commit window (a gateway
+504 can still commit), and the committed resource's id is returned; only if nothing was committed
+within the window is the error re-raised.
+
+AEP keeps no name unique, so concurrent runs of one declaration can create twins. When the operator
+passes ``find_all``, a create is followed by a twin check: every racer keeps the oldest (creation
+time, then id), and a racer whose copy lost deletes it and adopts the winner (see
+:mod:`~airflow_provider_aep.operators._twins`). A lookup that finds several uses the oldest and
+logs the others.
 """
 
 from __future__ import annotations
@@ -28,7 +35,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_aep.exceptions import AEPError, AEPInputError, AEPResponseLostError
+from airflow_provider_aep.exceptions import (
+    AEPAPIError,
+    AEPError,
+    AEPInputError,
+    AEPNotFoundError,
+    AEPResponseLostError,
+)
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX
 from airflow_provider_aep.operators._converge import (
     LOSSES,
@@ -43,6 +56,7 @@ from airflow_provider_aep.operators._converge import (
     plan_requested,
     refusal_message,
 )
+from airflow_provider_aep.operators._twins import is_name_taken, oldest_first, poll_for_commit
 from airflow_provider_aep.validation import IF_EXISTS_CHOICES, check_enum, is_templated
 
 if TYPE_CHECKING:
@@ -78,7 +92,7 @@ class Outcome:
     """Result of :meth:`AEPBaseOperator.ensure`."""
 
     id: str
-    action: str  # "created" | "reused" | "updated" | "recovered" | "replaced" | "planned"
+    action: str  # "created" | "reused" | "updated" | "recovered" | "replaced" | "planned" | "adopted"
     resource: dict[str, Any]
 
 
@@ -401,6 +415,10 @@ class AEPCreateOperatorBase(AEPBaseOperator):
         if_exists: str | None = None,
         diff: DiffFn | None = None,
         apply: ApplyFn | None = None,
+        find_all: Callable[[], list[dict[str, Any]]] | None = None,
+        delete_twin: Callable[[str], None] | None = None,
+        twin_note: Callable[[str], str | None] | None = None,
+        rename_twin: Callable[[str], str] | None = None,
     ) -> Outcome:
         """Create the resource called *name* unless it exists (see module docstring).
 
@@ -412,9 +430,18 @@ class AEPCreateOperatorBase(AEPBaseOperator):
         :param if_exists: override the operator's ``if_exists`` for this resource.
         :param diff: field-level difference between a found resource and the request (converge).
         :param apply: write the allowed changes of a diff in place; returns resource fields to merge.
+        :param find_all: every resource with the name (AEP allows several); when given, lookups
+            use it, several matches converge on the oldest, and a create is followed by a twin
+            check (see :mod:`~airflow_provider_aep.operators._twins`).
+        :param delete_twin: delete this task's own copy when a concurrent twin is older (default:
+            ``delete``); ``None`` for kinds AEP cannot delete (the copy is left and reported).
+        :param twin_note: extra words for the log about a losing copy before it is deleted (e.g.
+            a flow's runs that already started).
+        :param rename_twin: for kinds AEP cannot delete: move this task's losing copy out of the
+            name (returns its new name), so later lookups find one resource.
         """
         if_exists = if_exists or self.check_if_exists()
-        existing = find()
+        existing = self.lookup_named(kind, name, find, find_all, id_of)
         if self._plan_only:
             return self._plan_existing(kind, name, existing, id_of, if_exists, mismatch, diff)
         replaced = False
@@ -435,25 +462,260 @@ class AEPCreateOperatorBase(AEPBaseOperator):
             replaced = True
         try:
             answer = create()
-        except AEPResponseLostError:
-            self.log.warning("The answer to creating %s %r was lost; looking it up by name", kind, name)
-            found = find()
-            if found is None:
-                self.log.error("%s %r was not committed; not re-sending the create", kind, name)
+        except AEPResponseLostError as lost:
+            return self.recover_lost_create(kind, name, lost, find, find_all, id_of, mismatch)
+        except AEPAPIError as error:
+            if not is_name_taken(error):
                 raise
-            problem = mismatch(found) if mismatch else None
-            if problem:
-                raise AEPResourceConflictError(
-                    f"the answer to creating {kind} {name!r} was lost and the resource found under that "
-                    f"name (id {id_of(found)}) does not match: {problem}. Fix: inspect it in AEP and "
-                    "rerun with if_exists='replace' or another name."
-                ) from None
-            found_id = id_of(found)
-            self.log.info("Recovered %s %r after a lost answer: id=%s (committed once)", kind, name, found_id)
-            return Outcome(found_id, "recovered", found)
+            return self.adopt_refused_create(kind, name, error, find, find_all, id_of, mismatch)
         new_id = id_of(answer)
         self.log.info("%s %s %r: id=%s", "Replaced" if replaced else "Created", kind, name, new_id)
-        return Outcome(new_id, "replaced" if replaced else "created", answer)
+        outcome = Outcome(new_id, "replaced" if replaced else "created", answer)
+        if find_all is None:
+            return outcome
+        return self.converge_twins(
+            kind,
+            name,
+            outcome,
+            find_all,
+            id_of,
+            mismatch,
+            delete_twin if delete_twin is not None or delete is None else delete,
+            twin_note,
+            rename_twin,
+        )
+
+    # ------------------------------------------------ one resource per name (see _converge)
+    def lookup_named(
+        self,
+        kind: str,
+        name: str,
+        find: Callable[[], dict[str, Any] | None],
+        find_all: Callable[[], list[dict[str, Any]]] | None,
+        id_of: Callable[[dict[str, Any]], str],
+    ) -> dict[str, Any] | None:
+        """The resource called *name*; several (twins of an earlier race or made outside Airflow)
+        converge on the oldest, the one every concurrent run picks, and the others are reported."""
+        if find_all is None:
+            return find()
+        found = oldest_first(find_all(), id_of)
+        if len(found) > 1:
+            others = ", ".join(id_of(f) for f in found[1:])
+            self.log.warning(
+                "%d %ss are called %r (AEP does not keep names unique): using the oldest, id=%s; "
+                "not touching the other(s), id=%s, which this task did not create (left by a "
+                "concurrent run or made outside Airflow). Fix: delete them once nothing uses them.",
+                len(found),
+                kind,
+                name,
+                id_of(found[0]),
+                others,
+            )
+        return found[0] if found else None
+
+    def late_commit_window(self) -> float:
+        """Seconds to keep looking for a late commit after a lost answer (connection extra
+        ``late_commit_wait_seconds``)."""
+        return float(self.hook.retry_policy.late_commit_wait_seconds)
+
+    def recover_lost_create(
+        self,
+        kind: str,
+        name: str,
+        lost: AEPResponseLostError,
+        find: Callable[[], dict[str, Any] | None],
+        find_all: Callable[[], list[dict[str, Any]]] | None,
+        id_of: Callable[[dict[str, Any]], str],
+        mismatch: Callable[[dict[str, Any]], str | None] | None,
+    ) -> Outcome:
+        """A create whose answer was lost: look the name up, with back-off, for the late-commit
+        window; adopt what was committed, else re-raise (the POST is never sent again here, and a
+        task retry only comes after the window, so a late commit is found by then)."""
+        window = self.late_commit_window()
+        self.log.warning(
+            "The answer to creating %s %r was lost; looking it up by name for up to %.0f s (a gateway "
+            "timeout can still commit)",
+            kind,
+            name,
+            window,
+        )
+        lookup = find_all if find_all is not None else (lambda: [f] if (f := find()) is not None else [])
+        found_all, lookups, waited = poll_for_commit(lookup, window)
+        if not found_all:
+            self.log.error(
+                "%s %r was not committed (%d lookups over %.1f s); not re-sending the create",
+                kind,
+                name,
+                lookups,
+                waited,
+            )
+            raise lost
+        found_all = oldest_first(found_all, id_of)
+        found = found_all[0]
+        if len(found_all) > 1:
+            self.log.warning(
+                "After the lost answer %d %ss are called %r: using the oldest, id=%s; the other(s), "
+                "id=%s, may include this task's own late commit, which cannot be told apart. Fix: "
+                "delete the unused one(s).",
+                len(found_all),
+                kind,
+                name,
+                id_of(found),
+                ", ".join(id_of(f) for f in found_all[1:]),
+            )
+        problem = mismatch(found) if mismatch else None
+        if problem:
+            raise AEPResourceConflictError(
+                f"the answer to creating {kind} {name!r} was lost and the resource found under that "
+                f"name (id {id_of(found)}) does not match: {problem}. Fix: inspect it in AEP and "
+                "rerun with if_exists='replace' or another name."
+            ) from None
+        found_id = id_of(found)
+        self.log.info(
+            "Recovered %s %r after a lost answer: id=%s (committed once, seen after %.1f s)",
+            kind,
+            name,
+            found_id,
+            waited,
+        )
+        return Outcome(found_id, "recovered", found)
+
+    def adopt_refused_create(
+        self,
+        kind: str,
+        name: str,
+        error: AEPAPIError,
+        find: Callable[[], dict[str, Any] | None],
+        find_all: Callable[[], list[dict[str, Any]]] | None,
+        id_of: Callable[[dict[str, Any]], str],
+        mismatch: Callable[[dict[str, Any]], str | None] | None,
+    ) -> Outcome:
+        """AEP refused the create because the name is taken (Schema Registry titles are unique):
+        a concurrent run created it between our lookup and our create; adopt it if it matches."""
+        found = self.lookup_named(kind, name, find, find_all, id_of)
+        if found is None:
+            raise error
+        problem = mismatch(found) if mismatch else None
+        if problem:
+            raise AEPResourceConflictError(
+                f"{kind} {name!r} was created concurrently by another run (id {id_of(found)}) and does "
+                f"not match: {problem}. Fix: give the two declarations different names."
+            ) from None
+        found_id = id_of(found)
+        self.log.warning(
+            "Concurrent create: AEP refused a second %s %r (%s); adopted the one another run created "
+            "a moment earlier, id=%s",
+            kind,
+            name,
+            error.code or error.status,
+            found_id,
+        )
+        return Outcome(found_id, "adopted", found)
+
+    def converge_twins(
+        self,
+        kind: str,
+        name: str,
+        outcome: Outcome,
+        find_all: Callable[[], list[dict[str, Any]]],
+        id_of: Callable[[dict[str, Any]], str],
+        mismatch: Callable[[dict[str, Any]], str | None] | None,
+        delete_twin: Callable[[str], None] | None,
+        twin_note: Callable[[str], str | None] | None,
+        rename_twin: Callable[[str], str] | None = None,
+    ) -> Outcome:
+        """Right after a create, list the name: if a concurrent run created a twin, every racer
+        keeps the oldest (ties by id); a losing copy is deleted by its creator (this task) while its
+        id has not left the task, or left and reported when AEP cannot delete it."""
+        ours = outcome.id
+        twins = oldest_first(find_all(), id_of)
+        if not twins or ours not in {id_of(t) for t in twins}:
+            if len(twins) > 0:
+                self.log.warning(
+                    "%s %r id=%s is not listed yet while %d other(s) are (id=%s); keeping it. Check "
+                    "for duplicates once AEP lists it.",
+                    kind,
+                    name,
+                    ours,
+                    len(twins),
+                    ", ".join(id_of(t) for t in twins),
+                )
+            return outcome
+        winner = twins[0]
+        winner_id = id_of(winner)
+        if winner_id == ours:
+            if len(twins) > 1:
+                self.log.warning(
+                    "Concurrent create: %d %ss called %r exist; this task's id=%s is the oldest and is "
+                    "kept; the newer twin(s), id=%s, are their creators' to delete",
+                    len(twins),
+                    kind,
+                    name,
+                    ours,
+                    ", ".join(id_of(t) for t in twins[1:]),
+                )
+            return outcome
+        note = twin_note(ours) if twin_note else None
+        problem = mismatch(winner) if mismatch else None
+        if delete_twin is None:
+            renamed = self.rename_own_twin(kind, ours, rename_twin) if rename_twin else None
+            self.log.warning(
+                "Concurrent create: another run created %s %r a moment earlier (id=%s, the oldest); this "
+                "task adopts it. AEP cannot delete a %s, so this task's copy id=%s stays, unused%s.%s",
+                kind,
+                name,
+                winner_id,
+                kind,
+                ours,
+                f", renamed {renamed!r} so that the name finds one" if renamed else "",
+                f" {note}" if note else "",
+            )
+        else:
+            self.log.warning(
+                "Concurrent create: another run created %s %r a moment earlier (id=%s, the oldest); "
+                "deleting this task's twin id=%s and adopting id=%s.%s",
+                kind,
+                name,
+                winner_id,
+                ours,
+                winner_id,
+                f" {note}" if note else "",
+            )
+            self.delete_own_twin(kind, ours, delete_twin)
+        if problem:
+            raise AEPResourceConflictError(
+                f"{kind} {name!r} was created concurrently by another run (id {winner_id}) and does not "
+                f"match this task's declaration: {problem}. Fix: give the two declarations different "
+                "names."
+            )
+        return Outcome(winner_id, "adopted", winner)
+
+    def rename_own_twin(self, kind: str, twin_id: str, rename_twin: Callable[[str], str]) -> str | None:
+        """Rename this task's losing copy (kinds without DELETE); errors leave it under the name."""
+        try:
+            return rename_twin(twin_id)
+        except AEPError as error:
+            self.log.error(
+                "Could not rename this task's twin %s id=%s (%s); it keeps the name. Fix: rename it.",
+                kind,
+                twin_id,
+                error,
+            )
+            return None
+
+    def delete_own_twin(self, kind: str, twin_id: str, delete_twin: Callable[[str], None]) -> None:
+        """Delete this task's losing copy; a 404 means it is gone already, other errors leave it."""
+        try:
+            delete_twin(twin_id)
+        except AEPNotFoundError:
+            return
+        except AEPError as error:
+            self.log.error(
+                "Could not delete this task's twin %s id=%s (%s); it stays, unused. Fix: delete it.",
+                kind,
+                twin_id,
+                error,
+            )
 
 
 def differs(label: str, wanted: Any, found: Any) -> str | None:

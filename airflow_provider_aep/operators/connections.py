@@ -401,6 +401,7 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
             kind="base connection",
             name=name,
             find=lambda: self.hook.find_base_connection(name),
+            find_all=lambda: self.hook.find_all_base_connections(name),
             create=create,
             mismatch=mismatch,
             delete=self.hook.delete_base_connection,
@@ -450,6 +451,7 @@ class AEPCreateDatasetBaseConnectionOperator(AEPCreateOperatorBase):
             kind="dataset base connection",
             name=name,
             find=lambda: self.hook.find_base_connection(name),
+            find_all=lambda: self.hook.find_all_base_connections(name),
             create=create,
             mismatch=lambda f: differs(
                 "connection spec", DATA_LAKE_CONNECTION_SPEC_ID, (f.get("connectionSpec") or {}).get("id")
@@ -704,6 +706,7 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
             kind="source connection",
             name=name,
             find=lambda: self.hook.find_source_connection(name),
+            find_all=lambda: self.hook.find_all_source_connections(name),
             create=lambda: self.hook.create_source_connection(body()),
             mismatch=mismatch,
             delete=self.hook.delete_source_connection,
@@ -852,6 +855,7 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
             kind="target connection",
             name=name,
             find=lambda: self.hook.find_target_connection(name),
+            find_all=lambda: self.hook.find_all_target_connections(name),
             create=create,
             mismatch=mismatch,
             delete=self.hook.delete_target_connection,

@@ -116,6 +116,7 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
             kind="dataset",
             name=name,
             find=lambda: self.hook.find_dataset(name),
+            find_all=lambda: self.hook.find_all_datasets(name),
             create=create,
             mismatch=lambda f: differs("schema", schema_id, (f.get("schemaRef") or {}).get("id")),
             delete=self.hook.delete_dataset,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError
+from airflow_provider_aep.exceptions import AEPAPIError, AEPError, AEPInputError
 from airflow_provider_aep.lineage_mixin import AEPLineageMixin
 from airflow_provider_aep.links import AEPDataflowLink
 from airflow_provider_aep.operators._converge import UNKNOWN, Diff, refusal_message
@@ -351,6 +351,21 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
             return {"etag": new_etag}
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _runs_of_twin(self, flow_id: str) -> str | None:
+        """Before a losing twin flow is deleted: name the runs it already started (AEP cannot cancel
+        a run, so such a run may still ingest its window a second time)."""
+        try:
+            runs = [str(r.get("id")) for r in self.hook.list_runs(flow_id)]
+        except AEPError as error:
+            return f"Its runs could not be listed ({error})."
+        if not runs:
+            return "It had not started any run."
+        return (
+            f"It had already started run(s) {', '.join(runs)}: AEP cannot cancel a run, so if one "
+            "completes, the rows it read may be ingested twice into the target dataset. Check them in "
+            "the AEP UI."
+        )
+
     def execute(self, context: Context) -> str:
         """Create, converge or reuse the dataflow and return its id."""
         v = self._validate()
@@ -410,11 +425,13 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
             kind="dataflow",
             name=name,
             find=lambda: self.hook.find_flow(name),
+            find_all=lambda: self.hook.find_all_flows(name),
             create=lambda: self.hook.create_flow(body()),
             mismatch=mismatch,
             delete=self.hook.delete_flow,
             diff=lambda found: self._diff(v, found),
             apply=lambda found, d: self._apply(v, found, d),
+            twin_note=self._runs_of_twin,
         )
         etag = outcome.resource.get("etag")
         if outcome.id == UNKNOWN:

@@ -70,6 +70,9 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
     Data Prep cannot delete mapping sets: with ``if_exists="converge"`` (default) and ``"replace"``
     changed mappings are written in place (``PUT``) as the next version of the same id, which the
     dataflow operator then moves its flow to (no new flow, no re-ingest).
+    A concurrent twin (two runs created the name at once) cannot be deleted either: every racer
+    adopts the oldest, and the losing copy stays, unused, renamed ``<name> (unused twin <id>)`` so
+    that the name finds exactly one mapping set.
     """
 
     resource_kind = "mapping set"
@@ -238,6 +241,13 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         name = check_name("name", self.name, "conversion")
         return name, lambda: self.hook.find_mapping_set(name)
 
+    def _rename_twin(self, twin_id: str, body: dict[str, Any]) -> str:
+        """Data Prep cannot delete: move this task's losing concurrent twin out of the name (a
+        ``PUT`` of the same content under ``<name> (unused twin <id>)``, its next version)."""
+        new_name = f"{body.get('name')} (unused twin {twin_id})"
+        self.hook.request("PUT", "conversion", f"/mappingSets/{twin_id}", json={**body, "name": new_name})
+        return new_name
+
     def execute(self, context: Context) -> str:
         """Create, converge or reuse the mapping set and return its id."""
         v = self._validate()
@@ -326,8 +336,10 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
             kind="mapping set",
             name=name,
             find=lambda: self.hook.find_mapping_set(name),
+            find_all=lambda: self.hook.find_all_mapping_sets(name),
             create=lambda: self.hook.create_mapping_set(body()),
             mismatch=mismatch,
+            rename_twin=lambda twin_id: self._rename_twin(twin_id, body()),
             if_exists="reuse" if if_exists == "replace" and not self._plan_only else if_exists,
             diff=diff,
             apply=apply,

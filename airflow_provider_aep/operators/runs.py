@@ -19,6 +19,7 @@ from airflow_provider_aep.exceptions import (
 )
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX, aep_ui_url
+from airflow_provider_aep.operators._twins import poll_for_commit
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
 from airflow_provider_aep.sensors.flow_run import (
     FlowRunWaitMixin,
@@ -67,9 +68,12 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
     Idempotent: the run id is kept in ``task_state_store`` (Airflow >= 3.3) and re-attached on a retry;
     otherwise the flow's runs are listed and a run with exactly the same window is reused (a retry or
     a cleared task never starts a duplicate). Failed/cancelled runs are not reused: retrying the task
-    re-ingests the window. When the POST's answer is lost the runs are listed again (the run with our
-    window, or the single new run) before a single re-POST. The run id is pushed to XCom (key
-    ``run_id``) and the AEP UI link (key ``run_url``) *before* waiting; the return value is the run id.
+    re-ingests the window. When the POST's answer is lost (timeout, reset, a gateway 504 whose backend
+    may still commit) the runs are listed again, with back-off, for the connection's
+    ``late_commit_wait_seconds`` (default 30): the run with our window, or the single new run, is
+    adopted; only if none appeared in that window is the POST sent once more. The run id is pushed
+    to XCom (key ``run_id``) and the AEP UI link (key ``run_url``) *before* waiting; the return
+    value is the run id.
 
     AEP cannot cancel a run: on kill or timeout the run keeps going, and the log says which one.
 
@@ -256,19 +260,33 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
         }
         if self.delta_column:
             params["deltaColumn"] = {"name": self.delta_column}
+        window = float(self.hook.retry_policy.late_commit_wait_seconds)
         for attempt in (1, 2):
             try:
                 created = self.hook.create_run(flow_id, params)
                 return str(created["id"])
             except AEPResponseLostError:
-                self.log.warning("The answer to POST /runs was lost; looking the run up before retrying.")
-                found = self._lost_post_lookup(flow_id, start, end, seen)
+                self.log.warning(
+                    "The answer to POST /runs was lost; looking for the run for up to %.0f s (a gateway "
+                    "timeout can still commit) before deciding anything.",
+                    window,
+                )
+                found, lookups, waited = poll_for_commit(
+                    lambda: self._lost_post_lookup(flow_id, start, end, seen), window
+                )
                 if found is not None:
-                    self.log.info("The lost POST did create run %s; using it.", found)
-                    return found
+                    self.log.info(
+                        "The lost POST did create run %s (seen after %.1f s); using it.", found, waited
+                    )
+                    return str(found)
                 if attempt == 2:
                     raise
-                self.log.warning("No run was created by the lost POST; sending it once more.")
+                self.log.warning(
+                    "No run appeared in %.1f s (%d lookups): the lost POST was not committed; sending it "
+                    "once more.",
+                    waited,
+                    lookups,
+                )
         raise AEPError("unreachable")  # pragma: no cover
 
     def execute(self, context: Context) -> Any:

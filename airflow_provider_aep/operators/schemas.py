@@ -195,6 +195,7 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
             kind="schema",
             name=title,
             find=lambda: self.hook.find_schema(title),
+            find_all=lambda: self.hook.find_all_schemas(title),
             create=create,
             id_of=lambda r: str(r["$id"]),
             mismatch=mismatch,
@@ -331,6 +332,7 @@ class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
             kind="ad-hoc class",
             name=title,
             find=lambda: self.hook.find_class(title),
+            find_all=lambda: self.hook.find_all_classes(title),
             create=create_class,
             id_of=lambda r: str(r["$id"]),
             mismatch=class_mismatch,
@@ -348,6 +350,7 @@ class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
             kind="ad-hoc schema",
             name=title,
             find=lambda: self.hook.find_schema(title),
+            find_all=lambda: self.hook.find_all_schemas(title),
             create=lambda: self.hook.create_schema(
                 {
                     "type": "object",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -240,15 +242,25 @@ def test_recovers_after_lost_answer(aep: Any, run_op: Any, chain: dict, step: st
 
 
 def test_lost_answer_without_commit_is_reraised(aep: Any, run_op: Any, chain: dict, monkeypatch: Any) -> None:
-    """If nothing was committed under the name, the lost-answer error propagates."""
+    """If nothing was committed under the name within the late-commit window (connection extra
+    ``late_commit_wait_seconds``), the lost-answer error propagates; the name was looked up
+    several times over the window, never re-POSTed."""
+    conn = json.loads(aep.connection_json())
+    conn["extra"]["late_commit_wait_seconds"] = 1.2
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", json.dumps(conn))
     op = STEPS["dataset_base_connection"][0](chain)
 
     def lost(body: dict) -> dict:
         raise AEPResponseLostError("POST", f"{FS}/connections", None, title="answer lost")
 
     monkeypatch.setattr(op.hook, "create_base_connection", lost)
+    aep.clear_requests()
+    started = time.monotonic()
     with pytest.raises(AEPResponseLostError):
         run_op(op)
+    assert 1.2 <= time.monotonic() - started < 10
+    lookups = [r for r in aep.requests() if r["method"] == "GET" and r["path"] == f"{FS}/connections"]
+    assert len(lookups) >= 3, "the late-commit window was not polled"
     assert count(aep, "connections") == 1
 
 

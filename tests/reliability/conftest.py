@@ -66,6 +66,8 @@ FAST_RETRY_EXTRA = {
     "retry_max_backoff": 0.2,
     "retry_max_wait_seconds": 2,
     "retry_max_total_seconds": 20,
+    # A lost answer is looked up for this long before "not committed" (default 30 s).
+    "late_commit_wait_seconds": 1.0,
 }
 
 

@@ -144,8 +144,8 @@ def test_create_slower_than_request_timeout_never_duplicates(aep: AEP, route: st
     """The POST outlives ``request_timeout``: the answer is lost, the name is looked up, and the
     task either recovers or fails clearly; nothing is duplicated and the re-run finishes.
 
-    (The emulator abandons a request whose client has gone, so a commit *after* the timeout is
-    covered by the drop-after-commit cases above, not here.)
+    (The emulator, like AEP's backend, still processes a request whose client has gone, so the
+    create commits after the client's timeout; ``test_late_commit.py`` covers that case fully.)
     """
     variant, _kind = CREATE_ROUTES[route]
     aep.connection(request_timeout=REQUEST_TIMEOUT)

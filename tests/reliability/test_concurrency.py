@@ -1,0 +1,169 @@
+"""Concurrent runs of one declaration: exactly one AEP resource per name.
+
+Two worker processes (spawned, real processes) run the same create operator with the same name,
+released at the same moment by a barrier, against the emulator with 150 ms of latency, so that
+both look the name up before either creates it. AEP keeps no name unique, so both create; each
+racer then lists the name, they agree on the oldest, and the loser deletes its own copy (Data Prep
+cannot delete: the loser's mapping set is renamed and left unused; Schema Registry refuses the
+second title: the loser adopts the first). Every case ends with one resource under the name,
+both racers returning its id, and a warning naming both ids in the loser's log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.reliability.conftest import (
+    AEP,
+    FS,
+    SR,
+)
+from tests.reliability.pipeline import ACCOUNT_MAPPING, FIELD_GROUPS, PROFILE_CLASS, SSC_SPEC, Pipeline
+from tests.reliability.racing import RacePool
+
+LATENCY_MS = 150
+CAT = "/data/foundation/catalog"
+DP = "/data/foundation/conversion"
+OPS = "airflow_provider_aep.operators"
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[RacePool]:
+    racers = RacePool(2)
+    try:
+        yield racers
+    finally:
+        racers.close()
+
+
+def airflow_env() -> dict[str, str]:
+    """The connections the workers need (the parent's, set by the ``aep`` fixture)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
+
+
+def names_listed(aep: AEP, path: str, name: str, key: str = "name") -> list[dict[str, Any]]:
+    """Every resource listed under ``name`` (straight from the emulator's API)."""
+    import requests
+
+    headers = aep.emulator.headers()
+    if path.startswith(FS):
+        params: dict[str, Any] = {"property": f'name=="{name}"'}
+    elif path.startswith(SR):
+        params, headers = {}, {**headers, "Accept": "application/vnd.adobe.xed-id+json"}
+    else:
+        params = {"name": name, "limit": 100}
+    body = requests.get(f"{aep.url}{path}", params=params, headers=headers, timeout=30).json()
+    items = body.get("items") or body.get("results") or body.get("data")
+    if items is None:  # Catalog: {id: object}
+        items = [{**v, "id": k} for k, v in body.items() if isinstance(v, dict)]
+    return [i for i in items if i.get(key) == name]
+
+
+#: kind -> (operator module, class, route of its create, list path, name key, how the loser ends)
+CONN, SRC, TGT, FLOWS = (
+    f"{FS}/connections",
+    f"{FS}/sourceConnections",
+    f"{FS}/targetConnections",
+    f"{FS}/flows",
+)
+DATASETS, MAPPINGS = f"{CAT}/dataSets", f"{DP}/mappingSets"
+CLASSES, SCHEMAS = f"{SR}/tenant/classes", f"{SR}/tenant/schemas"
+KINDS: dict[str, tuple[str, str, str, str, str, str]] = {
+    "base_connection": ("connections", "AEPCreateBaseConnectionOperator", CONN, CONN, "name", "deleted"),
+    "dataset_base_connection": (
+        "connections", "AEPCreateDatasetBaseConnectionOperator", CONN, CONN, "name", "deleted"
+    ),
+    "source_connection": ("connections", "AEPCreateSourceConnectionOperator", SRC, SRC, "name", "deleted"),
+    "target_connection": ("connections", "AEPCreateTargetConnectionOperator", TGT, TGT, "name", "deleted"),
+    "dataflow": ("flows", "AEPCreateDataflowOperator", FLOWS, FLOWS, "name", "deleted"),
+    "dataset": ("datasets", "AEPCreateDatasetOperator", DATASETS, DATASETS, "name", "deleted"),
+    "mapping_set": ("mappings", "AEPCreateMappingSetOperator", MAPPINGS, MAPPINGS, "name", "renamed"),
+    "schema": ("schemas", "AEPCreateSchemaOperator", SCHEMAS, SCHEMAS, "title", "refused"),
+    "adhoc_schema": ("schemas", "AEPCreateAdHocSchemaOperator", CLASSES, SCHEMAS, "title", "refused"),
+}  # fmt: skip
+
+
+def operator_kwargs(kind: str, name: str, ids: dict[str, Any], xcoms: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of the racing operator, wired to the prerequisites of one pipeline run."""
+    common = {"task_id": f"race_{kind}"}
+    if kind == "base_connection":
+        return {**common, "name": name, "source": "salesforce_service_cloud",
+                "source_conn_id": "salesforce_service_cloud_default"}  # fmt: skip
+    if kind == "dataset_base_connection":
+        return {**common, "name": name}
+    if kind == "source_connection":
+        return {**common, "name": name, "base_connection_id": ids["create_base_connection"],
+                "connection_spec_id": SSC_SPEC, "table_name": "Account"}  # fmt: skip
+    if kind == "target_connection":
+        return {**common, "name": name, "dataset_id": ids["create_dataset"],
+                "schema_id": ids["create_target_schema"]}  # fmt: skip
+    if kind == "dataflow":
+        return {**common, "name": name, "flow_spec_id": ids["get_flow_spec"],
+                "source_connection_id": ids["create_source_connection"],
+                "target_connection_id": ids["create_target_connection"],
+                "mapping_id": ids["create_mapping_set"],
+                "mapping_version": xcoms["create_mapping_set"]["mapping_version"],
+                "delta_column": "LastModifiedDate", "frequency": "hour", "interval": 1,
+                "backfill": True}  # fmt: skip
+    if kind == "dataset":
+        return {**common, "name": name, "schema_id": ids["create_target_schema"]}
+    if kind == "mapping_set":
+        return {**common, "name": name, "schema_id": ids["create_target_schema"], "mapping": ACCOUNT_MAPPING}
+    if kind == "schema":
+        return {**common, "title": name, "class_id": PROFILE_CLASS, "field_groups": FIELD_GROUPS}
+    return {**common, "title": name, "fields": {"Id": "string", "Name": "string"}}
+
+
+def posts(aep: AEP, path: str) -> list[dict[str, Any]]:
+    return [r for r in aep.requests() if r["method"] == "POST" and r["path"] == path]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_concurrent_creates_converge_on_one(aep: AEP, pool: RacePool, kind: str) -> None:
+    module, cls, route, list_path, key, ending = KINDS[kind]
+    prerequisites = Pipeline(prefix="pre")
+    prerequisites.run(wait=False)
+    for attempt in range(3):  # a loaded machine may start one racer late: then race again
+        name = f"race {kind} {attempt}"
+        kwargs = operator_kwargs(kind, name, prerequisites.ids, prerequisites.xcoms)
+        aep.set_faults(latency_ms=LATENCY_MS)
+        aep.clear_requests()
+        results = pool.race(
+            "run_operator", [{"module": f"{OPS}.{module}", "cls": cls, "kwargs": kwargs}] * 2, airflow_env()
+        )
+        aep.clear_faults()
+        errors = [error for _value, error, _text in results if error]
+        assert not errors, errors
+        if len(posts(aep, route)) == 2:
+            break
+    assert len(posts(aep, route)) == 2, "not a race: one racer found the other's resource first"
+    returned = {value["value"] for value, _error, _text in results}
+    assert len(returned) == 1, f"the racers returned different ids: {returned}"
+    winner = returned.pop()
+    listed = names_listed(aep, list_path, name, key)
+    id_key = "$id" if key == "title" else "id"
+    assert [i[id_key] for i in listed] == [winner], f"not exactly one {kind} named {name!r}: {listed}"
+    logs = [text for _value, _error, text in results]
+    adopting = [text for text in logs if re.search(r"Concurrent create: .*adopt", text)]
+    assert len(adopting) == 1, "exactly one racer adopts the other's:\n" + "\n---\n".join(logs)
+    loser_log = adopting[0]
+    assert winner in loser_log
+    if ending == "refused":
+        assert "refused a second" in loser_log
+        return
+    match = re.search(r"this task's (?:twin|copy) id=(\S+?)[ .,]", loser_log)
+    assert match, loser_log
+    loser = match.group(1)
+    assert loser != winner
+    if ending == "deleted":
+        deleted = [r for r in aep.requests() if r["method"] == "DELETE" and r["path"].endswith(loser)]
+        assert deleted and deleted[0]["status"] in (200, 204), "the loser was not deleted"
+    else:
+        renamed = names_listed(aep, list_path, f"{name} (unused twin {loser})", key)
+        assert [i["id"] for i in renamed] == [loser], "the loser mapping set was not renamed"
+        assert "cannot delete" in loser_log
