@@ -102,6 +102,7 @@ RETRY_BOUNDS: dict[str, tuple[float, float]] = {
     "max_total_seconds": (0, 86400),
     "initial_backoff": (0, 3600),
     "max_backoff": (0, 3600),
+    "late_commit_wait_seconds": (0, 3600),
 }
 
 
