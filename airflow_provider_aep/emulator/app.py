@@ -198,12 +198,12 @@ class EmulatorApp(FastAPI):
 
         is_gateway = path.startswith(GATEWAY_PREFIX)
         is_ims = path in IMS_PATHS
-        body = await _read_body(receive)
-        if body is None:  # the client left before its request was complete: nothing to process
+        request_body = await _read_body(receive)
+        if request_body is None:  # the client left before its request was complete: nothing to do
             entry["status"] = 499
             entry["client_gone"] = True
             return
-        receive = _replay(body, receive)
+        receive = _replay(request_body, receive)
         injector = state.injector if (is_gateway or is_ims) else None
         if injector is not None:
             fault = await injector.check(method, path)
@@ -227,7 +227,7 @@ class EmulatorApp(FastAPI):
             entry["sandbox"], entry["org"] = ctx.sandbox_name, ctx.org
 
         if is_gateway and injector is not None and injector.take_late_commit(method, path):
-            await self._late_commit(state, entry, scope, body, send, request_id)
+            await self._late_commit(state, entry, scope, request_body, send, request_id)
             return
 
         may_drop = injector is not None and injector.matches_drop_after_commit(method, path)

@@ -408,7 +408,7 @@ class AEPCreateOperatorBase(AEPBaseOperator):
         kind: str,
         name: str,
         find: Callable[[], dict[str, Any] | None],
-        create: Callable[[], dict[str, Any]],
+        create: Callable[[], dict[str, Any] | Outcome],
         id_of: Callable[[dict[str, Any]], str] = lambda r: str(r["id"]),
         mismatch: Callable[[dict[str, Any]], str | None] | None = None,
         delete: Callable[[str], None] | None = None,
@@ -423,7 +423,8 @@ class AEPCreateOperatorBase(AEPBaseOperator):
         """Create the resource called *name* unless it exists (see module docstring).
 
         :param find: look the name up; ``None`` when absent.
-        :param create: send the create request; returns the parsed answer.
+        :param create: send the create request; returns the parsed answer (or an :class:`Outcome`
+            when it found the resource created by another run instead).
         :param id_of: the id of a found resource or of a create answer.
         :param mismatch: describe why a found resource does not match the request (``None`` = fine).
         :param delete: delete by id (for ``if_exists="replace"``).
@@ -462,6 +463,15 @@ class AEPCreateOperatorBase(AEPBaseOperator):
             replaced = True
         try:
             answer = create()
+            if isinstance(answer, Outcome):  # another run created it (see _create_lock)
+                problem = mismatch(answer.resource) if mismatch else None
+                if problem:
+                    raise AEPResourceConflictError(
+                        f"{kind} {name!r} was created concurrently by another run (id {answer.id}) and "
+                        f"does not match this task's declaration: {problem}. Fix: give the two "
+                        "declarations different names."
+                    )
+                return answer
         except AEPResponseLostError as lost:
             return self.recover_lost_create(kind, name, lost, find, find_all, id_of, mismatch)
         except AEPAPIError as error:

@@ -11,11 +11,13 @@ from airflow_provider_aep.exceptions import AEPAPIError, AEPError, AEPInputError
 from airflow_provider_aep.lineage_mixin import AEPLineageMixin
 from airflow_provider_aep.links import AEPDataflowLink
 from airflow_provider_aep.operators._converge import UNKNOWN, Diff, refusal_message
+from airflow_provider_aep.operators._create_lock import create_exclusively
 from airflow_provider_aep.operators._diffs import flow_diff, flow_patch_ops
 from airflow_provider_aep.operators.base import (
     AEPBaseOperator,
     AEPCreateOperatorBase,
     AEPResourceConflictError,
+    Outcome,
     differs,
     first_problem,
 )
@@ -351,6 +353,21 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
             return {"etag": new_etag}
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _create_under_lock(self, name: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any] | Outcome:
+        """POST the flow under the create lock, so that two runs never both create it (a twin flow
+        could start a run, and ingest its rows a second time, before twin convergence deletes it)."""
+        resource, created = create_exclusively(
+            self,
+            "dataflow",
+            name,
+            lambda: self.hook.find_all_flows(name),
+            lambda: self.hook.create_flow(body()),
+            wait_seconds=max(60.0, 2 * self.late_commit_window()),
+        )
+        if created:
+            return resource
+        return Outcome(str(resource["id"]), "adopted", resource)
+
     def _runs_of_twin(self, flow_id: str) -> str | None:
         """Before a losing twin flow is deleted: name the runs it already started (AEP cannot cancel
         a run, so such a run may still ingest its window a second time)."""
@@ -426,7 +443,7 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
             name=name,
             find=lambda: self.hook.find_flow(name),
             find_all=lambda: self.hook.find_all_flows(name),
-            create=lambda: self.hook.create_flow(body()),
+            create=lambda: self._create_under_lock(name, body),
             mismatch=mismatch,
             delete=self.hook.delete_flow,
             diff=lambda found: self._diff(v, found),

@@ -6,22 +6,32 @@ both look the name up before either creates it. AEP keeps no name unique, so bot
 racer then lists the name, they agree on the oldest, and the loser deletes its own copy (Data Prep
 cannot delete: the loser's mapping set is renamed and left unused; Schema Registry refuses the
 second title: the loser adopts the first). Every case ends with one resource under the name,
-both racers returning its id, and a warning naming both ids in the loser's log.
+both racers returning its id, and a warning naming both ids in the loser's log. A dataflow is
+created under a create lock instead (see ``operators/_create_lock.py``): one POST, no twin.
+
+The DAG case runs two ``dag.test()`` of ``aep_customer_success_ingestion`` at once, one per
+process (each with its own metadata DB), then a rerun that reuses everything and mentions no twin.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.reliability.conftest import (
     AEP,
+    CUSTOMER_SUCCESS_DAG,
     FS,
     SR,
+    DagRunResult,
+    fast_sensor,
+    load_dag,
 )
 from tests.reliability.pipeline import ACCOUNT_MAPPING, FIELD_GROUPS, PROFILE_CLASS, SSC_SPEC, Pipeline
 from tests.reliability.racing import RacePool
@@ -80,7 +90,7 @@ KINDS: dict[str, tuple[str, str, str, str, str, str]] = {
     ),
     "source_connection": ("connections", "AEPCreateSourceConnectionOperator", SRC, SRC, "name", "deleted"),
     "target_connection": ("connections", "AEPCreateTargetConnectionOperator", TGT, TGT, "name", "deleted"),
-    "dataflow": ("flows", "AEPCreateDataflowOperator", FLOWS, FLOWS, "name", "deleted"),
+    "dataflow": ("flows", "AEPCreateDataflowOperator", FLOWS, FLOWS, "name", "locked"),
     "dataset": ("datasets", "AEPCreateDatasetOperator", DATASETS, DATASETS, "name", "deleted"),
     "mapping_set": ("mappings", "AEPCreateMappingSetOperator", MAPPINGS, MAPPINGS, "name", "renamed"),
     "schema": ("schemas", "AEPCreateSchemaOperator", SCHEMAS, SCHEMAS, "title", "refused"),
@@ -139,9 +149,10 @@ def test_concurrent_creates_converge_on_one(aep: AEP, pool: RacePool, kind: str)
         aep.clear_faults()
         errors = [error for _value, error, _text in results if error]
         assert not errors, errors
-        if len(posts(aep, route)) == 2:
+        raced = len(posts(aep, CONN if ending == "locked" else route)) == 2
+        if raced:
             break
-    assert len(posts(aep, route)) == 2, "not a race: one racer found the other's resource first"
+    assert raced, "not a race: one racer found the other's resource first"
     returned = {value["value"] for value, _error, _text in results}
     assert len(returned) == 1, f"the racers returned different ids: {returned}"
     winner = returned.pop()
@@ -149,6 +160,13 @@ def test_concurrent_creates_converge_on_one(aep: AEP, pool: RacePool, kind: str)
     id_key = "$id" if key == "title" else "id"
     assert [i[id_key] for i in listed] == [winner], f"not exactly one {kind} named {name!r}: {listed}"
     logs = [text for _value, _error, text in results]
+    if ending == "locked":
+        # A dataflow is created under a create lock: one POST, the other racer waits and adopts it,
+        # so no twin flow ever exists (it could start a run before being deleted).
+        assert len(posts(aep, route)) == 1, "both racers POSTed the dataflow"
+        assert any("waited for the create lock" in text for text in logs), logs
+        assert names_listed(aep, CONN, f"{name} [create lock]") == [], "a create lock was left behind"
+        return
     adopting = [text for text in logs if re.search(r"Concurrent create: .*adopt", text)]
     assert len(adopting) == 1, "exactly one racer adopts the other's:\n" + "\n---\n".join(logs)
     loser_log = adopting[0]
@@ -167,3 +185,88 @@ def test_concurrent_creates_converge_on_one(aep: AEP, pool: RacePool, kind: str)
         renamed = names_listed(aep, list_path, f"{name} (unused twin {loser})", key)
         assert [i["id"] for i in renamed] == [loser], "the loser mapping set was not renamed"
         assert "cannot delete" in loser_log
+
+
+# --------------------------------------------------------------------------- two DAG runs at once
+PIPELINE_KINDS = ("connections", "sourceConnections", "targetConnections", "schemas", "dataSets", "flows")
+TWIN_WORDS = ("Concurrent create", "twin", "are called")
+
+
+def flow_runs(aep: AEP, flow_id: str) -> list[dict[str, Any]]:
+    import requests
+
+    body = requests.get(
+        f"{aep.url}{FS}/runs",
+        params={"property": f"flowId=={flow_id}"},
+        headers=aep.emulator.headers(),
+        timeout=30,
+    ).json()
+    return list(body.get("items") or [])
+
+
+def test_two_concurrent_dag_runs_end_with_one_of_each(
+    aep: AEP,
+    pool: RacePool,
+    airflow_db_template: Path,
+    tmp_path: Path,
+    run_dag: Callable[..., DagRunResult],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Two ``dag.test()`` of the customer-success DAG, one per process, released together with
+    150 ms of emulator latency: both succeed on the same resources, one of each, one dataflow
+    with one run for its window, every row ingested once; the rerun reuses all and names no twin."""
+    homes = []
+    for i in range(2):
+        home = tmp_path / f"home{i}"
+        (home / "dags").mkdir(parents=True)
+        shutil.copy(CUSTOMER_SUCCESS_DAG, home / "dags" / CUSTOMER_SUCCESS_DAG.name)
+        homes.append(home)
+    for attempt in range(2):  # a loaded machine may desynchronise the two runs: then race again
+        conf = {"name_prefix": f"dag race {attempt}"}
+        aep.set_faults(latency_ms=LATENCY_MS)
+        args = [
+            {"home": str(h), "template": str(airflow_db_template),
+             "dag_file": str(h / "dags" / CUSTOMER_SUCCESS_DAG.name), "conf": conf}
+            for h in homes
+        ]  # fmt: skip
+        results = pool.race("run_dag_test", args, airflow_env())
+        aep.clear_faults()
+        errors = [error for _value, error, _text in results if error]
+        assert not errors, errors
+        logs = "\n".join(text for _value, _error, text in results)
+        if "Concurrent create" in logs:
+            break
+    assert "Concurrent create" in logs, "the two DAG runs never raced on a create"
+
+    runs = [value for value, _error, _text in results]
+    assert [r["state"] for r in runs] == ["success", "success"], [r["states"] for r in runs]
+    assert runs[0]["ids"] == runs[1]["ids"], "the two DAG runs ended on different resources"
+    prefix = conf["name_prefix"]
+    ids = runs[0]["ids"]
+    for path, name, key in (
+        (f"{FS}/connections", f"{prefix} base connection", "name"),
+        (f"{FS}/sourceConnections", f"{prefix} Account source", "name"),
+        (f"{FS}/targetConnections", f"{prefix} Account target", "name"),
+        (f"{FS}/flows", f"{prefix} Account dataflow", "name"),
+        (f"{CAT}/dataSets", f"{prefix} Account dataset", "name"),
+        (f"{DP}/mappingSets", f"{prefix} Account mapping", "name"),
+        (f"{SR}/tenant/schemas", f"{prefix} Account profile schema", "title"),
+    ):
+        assert len(names_listed(aep, path, name, key)) == 1, f"not exactly one {name!r}"
+    flow_id = ids["create_dataflow"]
+    assert len(flow_runs(aep, flow_id)) == 1, "not one run for the flow's first window"
+    records = aep.records(ids["create_dataset"])
+    record_ids = [r.get("_id") for r in records]
+    assert len(record_ids) == 200 and len(set(record_ids)) == 200, "rows ingested twice or not at all"
+
+    # The rerun (no race, no latency) reuses everything, creates nothing and mentions no twin.
+    capfd.readouterr()
+    aep.clear_requests()
+    rerun = run_dag(fast_sensor(load_dag()), run_conf=conf)
+    assert rerun.state == "success", rerun.states
+    assert rerun.xcom("create_dataflow") == flow_id
+    assert not [r for r in aep.requests() if r["method"] == "POST" and r["path"].startswith("/data/")]
+    out, err = capfd.readouterr()
+    mentioned = [w for w in TWIN_WORDS if w in out + err]
+    assert not mentioned, f"the rerun mentions twins: {mentioned}"
+    assert (out + err).count("Reused existing") >= 7
