@@ -12,7 +12,8 @@ on-demand run operator:
   can both find nothing and both create. Every racer lists the name right after its create and
   orders what it sees with :func:`creation_order`: the oldest by creation time, ties by id. All
   racers therefore pick the same winner; a racer whose own copy is not the winner deletes it (it
-  is still unused: its id has not left the task) and adopts the winner.
+  is still unused: its id has not left the task) and adopts the winner. Dataflows, whose twin
+  could start a run first, are also created under a create lock (:mod:`._create_lock`).
 """
 
 from __future__ import annotations
