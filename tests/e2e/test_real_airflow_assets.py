@@ -26,17 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_real_airflow import (
-    DAGS_FOLDER,
-    STARTUP_TIMEOUT,
-    RealAirflow,
-    _airflow_bin,
-    _connection_env,
-    _free_port,
-    _start,
-    _stop_all,
-    _wait_for,
-)
+from tests.e2e.stack import RealAirflow, airflow_bin, connection_env, free_port, start, stop_all, wait_for
+from tests.e2e.test_real_airflow import DAGS_FOLDER, STARTUP_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
     dags.mkdir()
     for name in (UPSTREAM, EXPORT):
         shutil.copy(DAGS_FOLDER / f"{name}.py", dags / f"{name}.py")
-    api_port, emulator_port = _free_port(), _free_port()
+    api_port, emulator_port = free_port(), free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     env = {
@@ -108,8 +99,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
             "AIRFLOW__API__BASE_URL": api_url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-" + os.urandom(32).hex(),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
@@ -120,27 +111,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
             "PYTHONUNBUFFERED": "1",
         }
     )
-    env.update(_connection_env(emulator_url))
+    env.update(connection_env(emulator_url))
     real = RealAirflow(home=home, api_url=api_url, emulator_url=emulator_url, env=env)
     try:
-        airflow = _airflow_bin()
+        airflow = airflow_bin()
         migrate = subprocess.run(
             [airflow, "db", "migrate"], env=env, cwd=home, capture_output=True, text=True, timeout=180
         )
         assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
         emulator = [sys.executable, "-m", "airflow_provider_aep.emulator", "--host", "127.0.0.1"]
-        _start(real, "emulator", [*emulator, "--port", str(emulator_port), "--run-duration", "1"])
+        start(real, "emulator", [*emulator, "--port", str(emulator_port), "--run-duration", "1"])
         for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            _start(real, component, [airflow, component])
+            start(real, component, [airflow, component])
 
         def token() -> str | None:
             answer = httpx.get(f"{api_url}/auth/token", timeout=10)
             return answer.json()["access_token"] if answer.status_code == 201 else None
 
-        real.token = _wait_for(token, STARTUP_TIMEOUT, "the API server", real)
+        real.token = wait_for(token, STARTUP_TIMEOUT, "the API server", real)
         yield real
     finally:
-        _stop_all(real.procs)
+        stop_all(real.procs)
 
 
 def _emulator(stack: RealAirflow, method: str, path: str, body: Any = None) -> Any:
@@ -172,7 +163,7 @@ def _wait_dag_runs(stack: RealAirflow, api: httpx.Client, dag_id: str, count: in
         finished = [r for r in runs if r["state"] in ("success", "failed")]
         return runs if len(runs) >= count and len(finished) == len(runs) else None
 
-    return _wait_for(done, RUN_TIMEOUT, f"{count} finished run(s) of {dag_id}", stack)  # type: ignore[no-any-return]
+    return wait_for(done, RUN_TIMEOUT, f"{count} finished run(s) of {dag_id}", stack)  # type: ignore[no-any-return]
 
 
 def _upstream_events(api: httpx.Client, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -186,7 +177,7 @@ def _one_more_aep_run(stack: RealAirflow, flow_id: str) -> str:
     before = set(_finished_ids(_aep_runs(stack, flow_id)))
     _emulator(stack, "PUT", "/config", {"time_scale": FAST_CLOCK})
     try:
-        new = _wait_for(
+        new = wait_for(
             lambda: [i for i in _finished_ids(_aep_runs(stack, flow_id)) if i not in before],
             60,
             "AEP to run the flow on its schedule",
@@ -201,12 +192,10 @@ def _one_more_aep_run(stack: RealAirflow, flow_id: str) -> str:
 def test_ingestion_and_aep_scheduled_runs_trigger_downstream_dags_exactly_once(stack: RealAirflow) -> None:
     started = time.monotonic()
     with stack.client() as api:
-        _wait_for(
+        wait_for(
             lambda: api.get(f"/api/v2/dags/{UPSTREAM}").status_code == 200, STARTUP_TIMEOUT, UPSTREAM, stack
         )
-        _wait_for(
-            lambda: api.get(f"/api/v2/dags/{EXPORT}").status_code == 200, STARTUP_TIMEOUT, EXPORT, stack
-        )
+        wait_for(lambda: api.get(f"/api/v2/dags/{EXPORT}").status_code == 200, STARTUP_TIMEOUT, EXPORT, stack)
         created = api.post(f"/api/v2/dags/{UPSTREAM}/dagRuns", json={"logical_date": None})
         assert created.status_code == 200, created.text
         (upstream,) = _wait_dag_runs(stack, api, UPSTREAM, 1)
@@ -233,10 +222,10 @@ def test_ingestion_and_aep_scheduled_runs_trigger_downstream_dags_exactly_once(s
         # 2. a watcher on the AEP-scheduled flow: one AEP run -> one downstream run
         dag_file = stack.home / "dags" / f"{WATCHED}.py"
         dag_file.write_text(WATCHER_DAG.format(uri=uri, flow_id=flow_id, dag_id=WATCHED))
-        _wait_for(
+        wait_for(
             lambda: api.get(f"/api/v2/dags/{WATCHED}").status_code == 200, STARTUP_TIMEOUT, WATCHED, stack
         )
-        _wait_for(
+        wait_for(
             lambda: "Watching flow" in stack.log_tail("triggerer", 400),
             STARTUP_TIMEOUT,
             "the watcher to start in the triggerer",
@@ -252,9 +241,9 @@ def test_ingestion_and_aep_scheduled_runs_trigger_downstream_dags_exactly_once(s
 
         # 3. restart the triggerer; AEP runs once while it is down; exactly one more downstream run
         old = stack.procs.pop("triggerer")
-        _stop_all({"triggerer": old})
+        stop_all({"triggerer": old})
         second = _one_more_aep_run(stack, flow_id)
-        _start(stack, "triggerer-restarted", [_airflow_bin(), "triggerer"])
+        start(stack, "triggerer-restarted", [airflow_bin(), "triggerer"])
         runs = _wait_dag_runs(stack, api, WATCHED, 2)
         time.sleep(4)
         runs = _dag_runs(api, WATCHED)
