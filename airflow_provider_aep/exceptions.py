@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 # ``scheme://user:password@host`` (also ``scheme://token@host``): everything between ``://`` and the
 # last ``@`` of the authority is credentials.
@@ -36,10 +36,11 @@ class AEPError(AirflowException):
         super().__init__(*(_clean(a) for a in args))
 
 
-class AEPInputError(AEPError, ValueError):
+class AEPInputError(AEPError, AirflowFailException, ValueError):
     """A parameter is invalid; raised before any request is sent.
 
-    The message names the parameter and says how to fix it.
+    The message names the parameter and says how to fix it. It is an ``AirflowFailException``: no
+    retry can fix the input, so the task fails on its first try instead of spending its retries.
     """
 
     def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
@@ -195,6 +196,11 @@ class AEPFlowRunError(AEPError):
             self.__class__,
             (self.run_id, self.status, self.errors, self.failed_records, self.flow_id),
         )
+
+
+class AEPQualityGateError(AEPError, AirflowFailException):
+    """A finished run broke a quality gate (``max_failed_records``, ``max_failed_ratio``,
+    ``min_records_written``); a retry would not change the figures, so the task fails without retries."""
 
 
 class AEPFlowRunTimeoutError(AEPError):

@@ -148,6 +148,7 @@ class FaultConfig:
     drop_after_commit: list[str] = field(default_factory=list)
     drop_after_commit_count: int = 1
     force_run_status: str | None = None
+    force_run_status_count: int | None = None
     routes: list[str] | None = None
     late_commit: list[str] = field(default_factory=list)
     late_commit_count: int = 1
@@ -207,6 +208,10 @@ class FaultConfig:
                     f"not {values['force_run_status']!r}"
                 )
             cfg.force_run_status = values["force_run_status"]
+        if values.get("force_run_status_count") is not None:
+            cfg.force_run_status_count = _check_int(
+                "force_run_status_count", values["force_run_status_count"], minimum=0
+            )
         if "routes" in values:
             cfg.routes = _check_routes("routes", values["routes"])
         if "late_commit" in values:

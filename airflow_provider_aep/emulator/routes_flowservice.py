@@ -1035,6 +1035,51 @@ async def get_run(request: Request, run_id: str) -> dict[str, Any]:
     return _items(_get(sb.runs, run_id, "run"))
 
 
+@router.post("/runs/{run_id}/action")
+async def run_action(request: Request, run_id: str) -> dict[str, Any]:
+    """``?op=RE_TRIGGER`` (or the docs' ``re-trigger``): re-run a failed run's window as a new run.
+
+    AEP's rules: only a finished failed run, or a successful one that ingested zero records (1387);
+    the flow must be enabled (1388). The new run covers the original window (on-demand runs echo the
+    original ``params``); the answer is 200 ``{id, etag}`` of the new run. A run may be re-triggered
+    again (AEP documents no limit).
+    """
+    c, state = ctx(request), emu(request)
+    sb = c.sandbox
+    advance(state, sb)
+    run = _get(sb.runs, run_id, "run")
+    check_if_match(request, run, required=False)
+    op = (request.query_params.get("op") or "").lower().replace("_", "-")
+    if op != "re-trigger":
+        raise bad(f"Unsupported flow run action op [{request.query_params.get('op')}]; use RE_TRIGGER.", 1401)
+    rrt = sb.run_runtime.get(run_id)
+    metrics = run.get("metrics") or {}
+    status = (metrics.get("statusSummary") or {}).get("status")
+    written = (metrics.get("recordSummary") or {}).get("outputRecordCount") or 0
+    if rrt is None or not rrt.finished or not (status == "failed" or (status == "success" and written == 0)):
+        raise bad(
+            f"The run [{run_id}] is in an invalid state [{status}] for re-trigger: only failed runs and "
+            "successful runs that ingested no records can be re-triggered.",
+            1387,
+        )
+    flow = sb.flows.get(rrt.flow_id)
+    if flow is None or flow.get("state") != "enabled":
+        raise bad(f"The flow [{rrt.flow_id}] must be enabled to re-trigger its runs.", 1388)
+    new = create_run(
+        state,
+        sb,
+        flow,
+        started_at=state.clock.now(),
+        window_start=rrt.window_start,
+        window_end=rrt.window_end,
+        delta_column=rrt.delta_column,
+        scheduled=rrt.scheduled,
+        client_id=c.client_id,
+        params=dict(run["params"]) if isinstance(run.get("params"), dict) else None,
+    )
+    return {"id": new["id"], "etag": new["etag"]}
+
+
 @router.post("/runs")
 async def create_flow_run(request: Request) -> JSONResponse:
     """On-demand run of a ``once`` flow: ``{flowId, params{startTime, windowStartTime, windowEndTime,

@@ -262,6 +262,10 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
                 field_types = {}
             rules = [(m["source"], m["destination"]) for m in mapping.get("mappings", [])]
             fault_status = state.faults_dict.get("force_run_status")
+            left = state.faults_dict.get("force_run_status_count")
+            if fault_status and isinstance(left, int):  # only the next ``left`` finishing runs
+                fault_status = fault_status if left > 0 else None
+                state.faults_dict["force_run_status_count"] = max(left - 1, 0)
             options = flow.get("options") or {}
             pip = options.get("partialIngestionPercent")
             outcome = execute_run(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError, AEPNotFoundError
+from airflow_provider_aep.exceptions import (
+    AEPAPIError,
+    AEPInputError,
+    AEPMalformedAnswerError,
+    AEPNotFoundError,
+)
 from airflow_provider_aep.hooks import _pagination
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, ResourceCalls
 from airflow_provider_aep.hooks._connection import path_segment as _segment
@@ -296,6 +301,28 @@ class FlowServiceMixin(ResourceCalls):
         """``POST /runs`` with ``{flowId, params}``; returns ``{id, etag}``."""
         flow_id = check_uuid("flow_id", flow_id)
         return self._create("flowservice", "/runs", {"flowId": flow_id, "params": dict(params or {})})
+
+    def retrigger_run(self, run_id: str) -> str:
+        """``POST /runs/{id}/action?op=RE_TRIGGER`` (no body): re-run a failed run's window as a new run.
+
+        Returns the new run's id. Sent once: the answer being lost raises (the caller looks the new
+        run up instead of sending again).
+        """
+        path = f"/runs/{_segment('run_id', run_id)}/action"
+        body = self._call(
+            "POST",
+            "flowservice",
+            path,
+            params={"op": "RE_TRIGGER"},
+            headers={"Content-Type": "application/json"},
+        )
+        result = self._first_item(body)
+        new_id = result.get("id") if isinstance(result, dict) else None
+        if not isinstance(new_id, str) or not new_id:
+            raise AEPMalformedAnswerError(
+                "POST", SERVICE_BASE_PATHS["flowservice"] + path, 200, detail="the answer names no new run id"
+            )
+        return new_id
 
     def get_run(self, run_id: str) -> dict:
         """``GET /runs/{id}`` (unwrapped)."""

@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.exceptions import AEPNotFoundError
+from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError
+from airflow_provider_aep.flow_ref import check_flow_name, resolve_flow_id
 from airflow_provider_aep.operators.base import AEPBaseOperator
 from airflow_provider_aep.validation import (
     check_dataset_id,
@@ -63,26 +64,69 @@ class AEPDeleteResourceOperator(AEPBaseOperator):
 
     :param resource_type: one of :data:`RESOURCE_TYPES`.
     :param resource_id: its id (schemas/classes: ``$id`` or ``meta:altId``).
+    :param flow_name: for ``resource_type="flow"`` only, instead of ``resource_id``: the flow's exact
+        name (templated), resolved at execute time; no flow of that name counts as already deleted,
+        several fail with the matches named.
 
     Returns the id; pushes ``deleted`` (``False`` when it was already gone).
     Mapping sets cannot be deleted (Data Prep has no DELETE).
     """
 
-    template_fields: Sequence[str] = (*AEPBaseOperator.template_fields, "resource_type", "resource_id")
+    template_fields: Sequence[str] = (
+        *AEPBaseOperator.template_fields,
+        "resource_type",
+        "resource_id",
+        "flow_name",
+    )
 
-    def __init__(self, *, resource_type: str, resource_id: str | XComArg, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str | XComArg | None = None,
+        flow_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.resource_type = resource_type
         self.resource_id = resource_id
+        self.flow_name = flow_name
+        if (resource_id is None) == (flow_name is None):
+            raise AEPInputError(
+                "resource_id/flow_name",
+                "pass exactly one of them." if flow_name is None else "both are given.",
+                "Pass resource_id, or flow_name with resource_type='flow'.",
+            )
+        if flow_name is not None and not is_templated(flow_name):
+            check_flow_name(flow_name)
         if not is_templated(resource_type):
             check_enum("resource_type", resource_type, RESOURCE_TYPES)
-            if not is_templated(resource_id):
+            self._check_name_allowed(resource_type)
+            if resource_id is not None and not is_templated(resource_id):
                 _ID_CHECKS[resource_type]("resource_id", resource_id)
 
-    def execute(self, context: Context) -> str:
+    def _check_name_allowed(self, rtype: str) -> None:
+        if self.flow_name is not None and rtype != "flow":
+            raise AEPInputError(
+                "flow_name",
+                f"only applies to resource_type='flow', not {rtype!r}.",
+                "Pass resource_id for other resource types.",
+            )
+
+    def execute(self, context: Context) -> str | None:
         """Delete the resource and return its id."""
         rtype = check_enum("resource_type", self.resource_type, RESOURCE_TYPES)
-        rid = _ID_CHECKS[rtype]("resource_id", self.resource_id)
+        self._check_name_allowed(rtype)
+        if self.flow_name is not None:
+            check_flow_name(self.flow_name)
+            found = resolve_flow_id(self.hook, None, self.flow_name, self.log, missing_ok=True)
+            if found is None:
+                self.log.info("No flow is named %r: nothing to delete", self.flow_name)
+                self.xcom_push(context, "deleted", False)
+                return None
+            rid = found
+        else:
+            rid = _ID_CHECKS[rtype]("resource_id", self.resource_id)
         if self.plan_write(rtype, rid, "delete", rid, "would be deleted"):
             return rid
         try:

@@ -464,19 +464,25 @@ class AEPSetFlowStateOperator(AEPBaseOperator):
     """Enable or disable a dataflow (no-op when it is already in that state).
 
     :param flow_id: the flow id.
+    :param flow_name: or the flow's exact name (templated), resolved at execute time to exactly one
+        flow; pass one of the two.
     :param enabled: ``True`` to enable, ``False`` to disable.
 
     Returns the flow id; pushes ``etag`` and ``state``.
     """
 
-    template_fields: Sequence[str] = (*AEPBaseOperator.template_fields, "flow_id", "enabled")
+    template_fields: Sequence[str] = (*AEPBaseOperator.template_fields, "flow_id", "flow_name", "enabled")
 
-    def __init__(self, *, flow_id: str, enabled: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *, flow_id: str | None = None, flow_name: str | None = None, enabled: bool = True, **kwargs: Any
+    ) -> None:
+        from airflow_provider_aep.flow_ref import check_flow_ref
+
         super().__init__(**kwargs)
         self.flow_id = flow_id
+        self.flow_name = flow_name
         self.enabled = enabled
-        if not is_templated(flow_id):
-            check_uuid("flow_id", flow_id)
+        check_flow_ref(flow_id, flow_name)
         if not is_templated(enabled):
             self._enabled()
 
@@ -492,8 +498,15 @@ class AEPSetFlowStateOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> str:
         """Set the flow state and return the flow id."""
-        flow_id = check_uuid("flow_id", self.flow_id)
+        from airflow_provider_aep.flow_ref import check_flow_name, resolve_flow_id
+
+        if self.flow_name is None:
+            check_uuid("flow_id", self.flow_id)
+        else:
+            check_flow_name(self.flow_name)
         enabled = self._enabled()
+        flow_id = resolve_flow_id(self.hook, self.flow_id, self.flow_name, self.log)
+        assert flow_id is not None
         wanted = "enabled" if enabled else "disabled"
         flow = self.hook.get_flow(flow_id)
         if str(flow.get("state", "")).lower() == wanted:

@@ -17,9 +17,12 @@ from airflow_provider_aep.exceptions import (
     AEPNotFoundError,
     AEPResponseLostError,
 )
+from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref, resolve_flow_id
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX, aep_ui_url
 from airflow_provider_aep.operators._twins import poll_for_commit
+from airflow_provider_aep.retrigger import AEPRetriggerMixin, check_retrigger_failed
+from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
 from airflow_provider_aep.sensors.flow_run import (
     FlowRunWaitMixin,
@@ -59,7 +62,9 @@ class AEPFlowRunLink(BaseOperatorLink):
         return str(value) if value else ""
 
 
-class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
+class AEPRunFlowOperator(
+    AEPRetriggerMixin, AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator
+):
     """Start an on-demand run of a ``once``-scheduled flow for a time window and (by default) wait.
 
     The window defaults to the DAG run's data interval; ``POST /runs`` gets ``params.startTime`` (now),
@@ -78,6 +83,8 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
     AEP cannot cancel a run: on kill or timeout the run keeps going, and the log says which one.
 
     :param flow_id: the flow (UUID); its schedule must be ``frequency: once``.
+    :param flow_name: or the flow's exact name (templated), resolved at execute time to exactly one
+        flow (zero or several matches fail with the matches named); pass one of the two.
     :param window_start: tz-aware datetime / ISO string with offset / epoch; default data_interval_start.
     :param window_end: default data_interval_end.
     :param delta_column: ``deltaColumn.name`` for the first run of a table-based flow (optional).
@@ -90,12 +97,20 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
     :param max_transient_errors: consecutive 429/5xx/connection failures tolerated while waiting.
     :param dataset_alias: asset alias name; a successful run adds an asset event for the flow's AEP
         dataset through it (see :mod:`airflow_provider_aep.assets`).
+    :param max_failed_records: quality gate: at most this many failed records (summed over the runs).
+    :param max_failed_ratio: quality gate: at most this fraction of the records read failed (0.01 = 1 %).
+    :param min_records_written: quality gate: at least this many records written (0 written can be an error).
+    :param quality_gate_action: ``"fail"`` (default: the task fails, without retries, naming the gate,
+        the figures and the fix) or ``"warn"``. The run summary (XCom ``run_summary``) is pushed either way.
+    :param retrigger_failed: re-trigger a failed run up to this many times (AEP's re-trigger action)
+        and wait for the new run; never twice for the same failure, Airflow retries included.
     """
 
     template_fields: Sequence[str] = (
         "aep_conn_id",
         "sandbox_name",
         "flow_id",
+        "flow_name",
         "window_start",
         "window_end",
         "delta_column",
@@ -106,7 +121,8 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
     def __init__(
         self,
         *,
-        flow_id: str | XComArg,
+        flow_id: str | XComArg | None = None,
+        flow_name: str | None = None,
         window_start: datetime | str | float | None = None,
         window_end: datetime | str | float | None = None,
         delta_column: str | None = None,
@@ -119,11 +135,20 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
         aep_conn_id: str = "aep_default",
         sandbox_name: str | None = None,
         dataset_alias: str | None = None,
+        max_failed_records: int | None = None,
+        max_failed_ratio: float | None = None,
+        min_records_written: int | None = None,
+        quality_gate_action: str = "fail",
+        retrigger_failed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.declare_dataset_alias(dataset_alias)
+        self.retrigger_failed = check_retrigger_failed(retrigger_failed)
+        self.init_quality_gate(max_failed_records, max_failed_ratio, min_records_written, quality_gate_action)
+        check_flow_ref(flow_id, flow_name)
         self.flow_id = flow_id
+        self.flow_name = flow_name
         self.window_start = window_start
         self.window_end = window_end
         self.delta_column = delta_column
@@ -152,8 +177,11 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
         return float(int(start)), float(int(end))
 
     def validate(self, context: Context) -> tuple[str, float, float]:
-        """All local checks, before any HTTP."""
-        flow_id = validate_uuid("flow_id", self.flow_id)
+        """All local checks, then (for ``flow_name``) the name lookup; nothing is started."""
+        if self.flow_name is None:
+            validate_uuid("flow_id", self.flow_id)
+        else:
+            check_flow_name(self.flow_name)
         self._check_partial_success_mode()
         if self.delta_column is not None and not (isinstance(self.delta_column, str) and self.delta_column):
             raise AEPInputError(
@@ -164,6 +192,9 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
         self.poll_interval = self.check_wait_settings(self.hook, "poll_interval", self.poll_interval)
         self.timeout = check_wait_timeout("timeout", self.timeout)
         start, end = self._window(context)
+        flow_id = resolve_flow_id(self.hook, self.flow_id, self.flow_name, self.log)
+        assert flow_id is not None
+        self.flow_id = flow_id
         return flow_id, start, end
 
     def find_existing_run(
@@ -298,6 +329,7 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
                 "PLAN RUN       on-demand run of flow %s (plan_only: nothing is started)", self.flow_id
             )
             return UNKNOWN
+        self.remember_context(context)
         started = time.time()
         flow_id, start, end = self.validate(context)
         run_id = self.start_run(flow_id, start, end, context)
@@ -317,23 +349,42 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
         target = WaitTarget(flow_id=flow_id, run_id=run_id)
         states = self.poll_runs(self.hook, target)
         if states is not None:
-            self.conclude(target, states)
-            return run_id
+            retried = self._finish(context, target, states)
+            if retried is None:
+                return target.run_id
+            target = retried
         if self.deferrable:
             self.defer_wait(
                 context, target, poll_interval=self.poll_interval, timeout=self.timeout, started=started
             )
         while True:
             if self.timeout is not None and time.time() - started >= self.timeout:
-                raise self._timeout_error(run_id)
+                raise self._timeout_error(target.run_id)
             delay = self.poll_interval
             if self.timeout is not None:
                 delay = max(min(delay, started + self.timeout - time.time()), 0.0)
             time.sleep(delay)
             states = self.poll_runs(self.hook, target)
             if states is not None:
-                self.conclude(target, states)
-                return run_id
+                retried = self._finish(context, target, states)
+                if retried is None:
+                    return target.run_id
+                target = retried
+
+    def _finish(self, context: Context, target: WaitTarget, states: list[Any]) -> WaitTarget | None:
+        """The run finished: the re-triggered run to wait for next, or conclude (``None``)."""
+        retried = self.maybe_retrigger(context, target, states)
+        if retried is None:
+            self.conclude(target, states)
+        return retried
+
+    def on_retriggered(self, context: Any, run_id: str) -> None:
+        """The task now waits for the re-triggered run: its id and link go to XCom."""
+        self.run_id = run_id
+        ti = context["ti"]
+        ti.xcom_push(key="run_id", value=run_id)
+        org, sandbox = self._ui_org_and_sandbox()
+        ti.xcom_push(key="run_url", value=run_ui_url(str(self.flow_id), org, sandbox))
 
     def _ui_org_and_sandbox(self) -> tuple[str | None, str]:
         """Org (extra ``ui_tenant``, else ``ims_org_id``) and sandbox for UI links; never secrets."""
@@ -355,13 +406,19 @@ class AEPRunFlowOperator(AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after the trigger: validate the event (fail closed) and conclude."""
+        self.remember_context(context)
         status, target, states, message, _reason = self.parse_event(event)
         if status == "timeout":
             raise self._timeout_error(target.run_id)
         if status == "error":
             raise AEPError(f"Waiting for {target.describe()} failed: {message}")
-        self.conclude(target, states)
-        return target.run_id
+        retried = self._finish(context, target, states)
+        if retried is None:
+            return target.run_id
+        self.defer_wait(
+            context, retried, poll_interval=self.poll_interval, timeout=self.timeout, started=time.time()
+        )
+        return None  # pragma: no cover (defer_wait raises TaskDeferred)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Turn Airflow's trigger timeout into the same clear timeout error."""

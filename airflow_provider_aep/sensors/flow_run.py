@@ -45,7 +45,9 @@ from airflow_provider_aep.exceptions import (
     AEPRateLimitError,
     AEPServerError,
 )
+from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
+from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
 from airflow_provider_aep.runs_status import (
     RunState,
     RunStatus,
@@ -379,12 +381,14 @@ def _run_error(bad: Sequence[RunState], target: WaitTarget) -> AEPFlowRunError:
     )
 
 
-class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator):
+class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator):
     """Wait for AEP flow runs: one run id, the runs covering a window, or the next run after a time.
 
     See the module docstring for the exact window-matching rule.
 
-    :param flow_id: flow id (UUID). Required unless ``run_id`` is given.
+    :param flow_id: flow id (UUID). Required unless ``run_id`` or ``flow_name`` is given.
+    :param flow_name: or the flow's exact name (templated), resolved at execute time to exactly one
+        flow (zero or several matches fail with the matches named).
     :param run_id: wait for this run.
     :param window_start: window start (tz-aware datetime, ISO string with offset, or epoch s/ms);
         default: the DAG run's ``data_interval_start``.
@@ -398,12 +402,18 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
     :param sandbox_name: sandbox override.
     :param dataset_alias: asset alias name; each successful run adds an asset event for the flow's
         AEP dataset through it (see :mod:`airflow_provider_aep.assets`).
+    :param max_failed_records: quality gate: at most this many failed records (summed over the runs).
+    :param max_failed_ratio: quality gate: at most this fraction of the records read failed (0.01 = 1 %).
+    :param min_records_written: quality gate: at least this many records written (0 written can be an error).
+    :param quality_gate_action: ``"fail"`` (default: the task fails, without retries, naming the gate,
+        the figures and the fix) or ``"warn"``. The run summary (XCom ``run_summary``) is pushed either way.
     """
 
     template_fields: Sequence[str] = (
         "aep_conn_id",
         "sandbox_name",
         "flow_id",
+        "flow_name",
         "run_id",
         "window_start",
         "window_end",
@@ -415,6 +425,7 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
         self,
         *,
         flow_id: str | XComArg | None = None,
+        flow_name: str | None = None,
         run_id: str | XComArg | None = None,
         window_start: datetime | str | float | None = None,
         window_end: datetime | str | float | None = None,
@@ -426,11 +437,18 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
         aep_conn_id: str = "aep_default",
         sandbox_name: str | None = None,
         dataset_alias: str | None = None,
+        max_failed_records: int | None = None,
+        max_failed_ratio: float | None = None,
+        min_records_written: int | None = None,
+        quality_gate_action: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.declare_dataset_alias(dataset_alias)
+        self.init_quality_gate(max_failed_records, max_failed_ratio, min_records_written, quality_gate_action)
+        check_flow_ref(flow_id, flow_name, required=False)
         self.flow_id = flow_id
+        self.flow_name = flow_name
         self.run_id = run_id
         self.window_start = window_start
         self.window_end = window_end
@@ -444,23 +462,38 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
         self._hook: AdobeExperiencePlatformHook | None = None
 
     def build_target(self, context: Context) -> WaitTarget:
-        """Validate parameters (no HTTP) and resolve the window default from the data interval."""
+        """Validate parameters (no HTTP), resolve the window default from the data interval, then
+        (for ``flow_name``) look the flow up by name."""
         self._check_partial_success_mode()
         self.poke_interval = self.check_wait_settings(self.hook, "poke_interval", self.poke_interval)
         if self.timeout is not None:
             self.timeout = check_wait_timeout("timeout", self.timeout)  # type: ignore[assignment]
+        if self.flow_name is not None:
+            check_flow_name(self.flow_name)
         if self.run_id:
             run_id = validate_uuid("run_id", self.run_id)
             flow_id = validate_uuid("flow_id", self.flow_id) if self.flow_id else None
+            if self.flow_name is not None:
+                flow_id = self._resolve_flow()
             return WaitTarget(flow_id=flow_id, run_id=run_id)
-        flow_id = validate_uuid("flow_id", self.flow_id)
+        if self.flow_name is None:
+            validate_uuid("flow_id", self.flow_id)
         started_after = epoch_from("started_after", self.started_after)
         if started_after is not None:
-            return WaitTarget(flow_id=flow_id, started_after=started_after)
+            return WaitTarget(flow_id=self._resolve_flow(), started_after=started_after)
         start, end = resolve_window(
             context, self.window_start, self.window_end, "or pass run_id or started_after instead"
         )
-        return WaitTarget(flow_id=flow_id, window_start=start, window_end=end)
+        return WaitTarget(flow_id=self._resolve_flow(), window_start=start, window_end=end)
+
+    def _resolve_flow(self) -> str:
+        """``flow_id``, or the id of the one flow named ``flow_name`` (kept in ``flow_id`` for logs)."""
+        from airflow_provider_aep.flow_ref import resolve_flow_id
+
+        flow_id = resolve_flow_id(self.hook, self.flow_id, self.flow_name, self.log)
+        assert flow_id is not None
+        self.flow_id = flow_id
+        return flow_id
 
     @property
     def hook(self) -> AdobeExperiencePlatformHook:
@@ -476,6 +509,7 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
         if plan_requested(context, getattr(self, "plan_only", None)):
             self.log.info("PLAN WAIT      for a run of flow %s (plan_only: not waiting)", self.flow_id)
             return UNKNOWN
+        self.remember_context(context)
         self._target = self.build_target(context)
         self.log.info("Waiting for %s", self._target.describe())
         if not self.deferrable:
@@ -517,6 +551,7 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One check in poke/reschedule mode."""
+        self.remember_context(context)
         if self._target is None:
             self._target = self.build_target(context)
         states = self.poll_runs(self.hook, self._target)
@@ -535,6 +570,7 @@ class AEPFlowRunSensor(AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator)
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after the trigger fired: validate the event (fail closed) and conclude."""
+        self.remember_context(context)
         status, target, states, message, reason = self.parse_event(event)
         if status == "timeout":
             self.log.error("%s", message)
