@@ -82,6 +82,6 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_provider_aep.links.AEPDataflowLink",
             "airflow_provider_aep.links.AEPDatasetLink",
-            "airflow_provider_aep.operators.runs.AEPFlowRunLink",
+            "airflow_provider_aep.links.AEPFlowRunLink",
         ],
     }

@@ -2,10 +2,14 @@
 
 The links are driven by XCom values the operators push: the resource id (``return_value``), the
 org (``aep_ui_org``: the connection extra ``ui_tenant`` when set, else the IMS org id) and the
-sandbox (``aep_ui_sandbox``). URL form::
+sandbox (``aep_ui_sandbox``); tasks that know a run push that run's page (``run_url``), which
+:class:`AEPFlowRunLink` opens. Org and sandbox come from the hook's own connection settings (plain or
+``extra__adobe_experience_platform__``-prefixed extras, the task's ``sandbox_name`` override), so a
+link opens the sandbox the task called. URL form::
 
     https://experience.adobe.com/#/@<tenant-or-org>/sname:<sandbox>/platform/source/dataflows/<flow id>
     https://experience.adobe.com/#/@<tenant-or-org>/sname:<sandbox>/platform/dataset/browse/<dataset id>
+    https://experience.adobe.com/#/@<org>/sname:<sandbox>/platform/source/dataflows/<flow>/activity/<run id>
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
 AEP_UI_BASE = "https://experience.adobe.com/#/"
 XCOM_UI_ORG = "aep_ui_org"
 XCOM_UI_SANDBOX = "aep_ui_sandbox"
+XCOM_RUN_URL = "run_url"
+_PREFIX = "extra__adobe_experience_platform__"
 
 
 def _xcom(ti_key: TaskInstanceKey, key: str) -> Any:
@@ -36,6 +42,45 @@ def aep_ui_url(org: str, sandbox: str, section: str, resource_id: str) -> str:
         f"{AEP_UI_BASE}@{quote(org, safe='@.-_')}/sname:{quote(sandbox, safe='-_')}/"
         f"{section}/{quote(resource_id, safe='-')}"
     )
+
+
+def ui_org_and_sandbox(hook: Any) -> tuple[str | None, str]:
+    """``(org, sandbox)`` for UI links from the hook's settings: extra ``ui_tenant`` (plain or
+    prefixed) else the IMS org id; the sandbox the hook calls. Never secrets; ``(None, ...)`` when
+    the connection cannot be read (a link is a nicety, it never fails the task)."""
+    org: str | None = None
+    sandbox = "prod"
+    try:
+        extra = hook.connection.extra_dejson or {}
+        tenant = extra.get("ui_tenant") or extra.get(_PREFIX + "ui_tenant")
+        org = str(tenant) if tenant else str(hook.conn_settings.org_id)
+        sandbox = str(hook.sandbox_name)
+    except Exception:  # an unreadable connection fails the task elsewhere, with its own message
+        return None, sandbox
+    return org, sandbox
+
+
+def run_page_url(org: str | None, sandbox: str, flow_id: str | None, run_id: str | None) -> str | None:
+    """The run's page (the dataflow's activity for that run) in the AEP UI; None without an org."""
+    if not org or not flow_id:
+        return None
+    if not run_id:
+        return aep_ui_url(org, sandbox, "platform/source/dataflows", flow_id) + "/activity"
+    return (
+        aep_ui_url(org, sandbox, "platform/source/dataflows", flow_id)
+        + f"/activity/{quote(run_id, safe='-')}"
+    )
+
+
+class AEPFlowRunLink(BaseOperatorLink):
+    """Link to the page of the run the task started or awaited (XCom ``run_url``, pushed by the task)."""
+
+    name = "AEP Flow Run"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        """The URL, or ``""`` until the task pushed it."""
+        value = _xcom(ti_key, XCOM_RUN_URL)
+        return str(value) if value else ""
 
 
 class _AEPUILink(BaseOperatorLink):

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPInputError, AEPQualityGateError
+from airflow_provider_aep.links import XCOM_RUN_URL
 from airflow_provider_aep.runs_status import RunStatus, aggregate_status
 
 if TYPE_CHECKING:
@@ -256,6 +257,16 @@ class AEPRunOutcomeMixin:
         ti = context.get("ti") if hasattr(context, "get") else None
         if ti is not None:
             ti.xcom_push(key=XCOM_RUN_SUMMARY, value=summary.as_dict())
+            url = self.run_link(summary.flow_id, summary.run_ids[-1] if summary.run_ids else None)
+            if url:
+                ti.xcom_push(key=XCOM_RUN_URL, value=url)
+
+    def run_link(self, flow_id: str | None, run_id: str | None) -> str | None:
+        """The AEP UI page of ``run_id`` (org and sandbox from the hook's settings), or None."""
+        from airflow_provider_aep.links import run_page_url, ui_org_and_sandbox
+
+        org, sandbox = ui_org_and_sandbox(self.hook)  # type: ignore[attr-defined]
+        return run_page_url(org, sandbox, flow_id, run_id)
 
     def conclude(self, target: WaitTarget, states: list[RunState]) -> Any:
         """Push the run summary, apply the quality gate to finished (partially) successful runs,

@@ -213,15 +213,9 @@ class AEPBaseOperator(BaseOperator):
 
     def push_ui_context(self, context: Context) -> None:
         """Push the org/tenant and sandbox the extra links need (no secrets)."""
-        from airflow.sdk import BaseHook
+        from airflow_provider_aep.links import ui_org_and_sandbox
 
-        try:
-            conn = BaseHook.get_connection(self.aep_conn_id)
-            extra = conn.extra_dejson or {}
-        except Exception:  # a link is a nicety; never fail the task for it
-            extra = {}
-        org = extra.get("ui_tenant") or extra.get("ims_org_id")
-        sandbox = self.sandbox_name or extra.get("sandbox_name") or "prod"
+        org, sandbox = ui_org_and_sandbox(self.hook)
         if org:
             self.xcom_push(context, XCOM_UI_ORG, str(org))
         self.xcom_push(context, XCOM_UI_SANDBOX, str(sandbox))

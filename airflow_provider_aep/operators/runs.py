@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import TaskDeferralTimeout
 
 from airflow_provider_aep.exceptions import (
@@ -19,7 +19,13 @@ from airflow_provider_aep.exceptions import (
 )
 from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref, resolve_flow_id
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
-from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX, aep_ui_url
+from airflow_provider_aep.links import (
+    XCOM_UI_ORG,
+    XCOM_UI_SANDBOX,
+    AEPFlowRunLink,
+    run_page_url,
+    ui_org_and_sandbox,
+)
 from airflow_provider_aep.operators._twins import poll_for_commit
 from airflow_provider_aep.retrigger import AEPRetriggerMixin, check_retrigger_failed
 from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
@@ -34,7 +40,6 @@ from airflow_provider_aep.validation import check_wait_timeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
-    from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
@@ -42,24 +47,9 @@ if TYPE_CHECKING:
 STATE_KEY = "aep_run_id"
 
 
-def run_ui_url(flow_id: str, org: str | None, sandbox: str | None) -> str | None:
-    """The dataflow's page (its runs and their activity) in the AEP UI; None without an org."""
-    if not org:
-        return None
-    return aep_ui_url(org, sandbox or "prod", "platform/source/dataflows", flow_id)
-
-
-class AEPFlowRunLink(BaseOperatorLink):
-    """Extra link to the flow's runs in the AEP UI (XCom ``run_url``, pushed before waiting)."""
-
-    name = "AEP Flow Run"
-
-    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        """The URL, or ``""`` until the task pushed it."""
-        from airflow.sdk.execution_time.xcom import XCom
-
-        value = XCom.get_value(ti_key=ti_key, key="run_url")
-        return str(value) if value else ""
+def run_ui_url(flow_id: str, org: str | None, sandbox: str | None, run_id: str | None = None) -> str | None:
+    """The run's page in the AEP UI (the dataflow's activity without ``run_id``); None without an org."""
+    return run_page_url(org, sandbox or "prod", flow_id, run_id)
 
 
 class AEPRunFlowOperator(
@@ -336,7 +326,7 @@ class AEPRunFlowOperator(
         self.run_id = run_id
         self._store_run(context, run_id)
         org, sandbox = self._ui_org_and_sandbox()
-        url = run_ui_url(flow_id, org, sandbox)
+        url = run_ui_url(flow_id, org, sandbox, run_id)
         ti = context["ti"]
         ti.xcom_push(key="run_id", value=run_id)
         ti.xcom_push(key="run_url", value=url)
@@ -384,17 +374,12 @@ class AEPRunFlowOperator(
         ti = context["ti"]
         ti.xcom_push(key="run_id", value=run_id)
         org, sandbox = self._ui_org_and_sandbox()
-        ti.xcom_push(key="run_url", value=run_ui_url(str(self.flow_id), org, sandbox))
+        ti.xcom_push(key="run_url", value=run_ui_url(str(self.flow_id), org, sandbox, run_id))
 
     def _ui_org_and_sandbox(self) -> tuple[str | None, str]:
-        """Org (extra ``ui_tenant``, else ``ims_org_id``) and sandbox for UI links; never secrets."""
-        try:
-            extra = self.hook.connection.extra_dejson or {}
-        except Exception:  # a link is a nicety; never fail the task for it
-            extra = {}
-        org = extra.get("ui_tenant") or extra.get("ims_org_id")
-        sandbox = self.sandbox_name or extra.get("sandbox_name") or "prod"
-        return (str(org) if org else None), str(sandbox)
+        """Org (extra ``ui_tenant``, else the IMS org id) and sandbox for UI links, from the hook's
+        own settings (prefixed extras and the ``sandbox_name`` override included); never secrets."""
+        return ui_org_and_sandbox(self.hook)
 
     def _timeout_error(self, run_id: str | None) -> AEPFlowRunTimeoutError:
         message = (

@@ -47,6 +47,7 @@ from airflow_provider_aep.exceptions import (
 )
 from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
+from airflow_provider_aep.links import AEPFlowRunLink
 from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
 from airflow_provider_aep.runs_status import (
     RunState,
@@ -420,6 +421,7 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         "started_after",
     )
     ui_color = "#eb1000"
+    operator_extra_links = (AEPFlowRunLink(),)
 
     def __init__(
         self,
@@ -486,6 +488,14 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         )
         return WaitTarget(flow_id=self._resolve_flow(), window_start=start, window_end=end)
 
+    def _flow_of(self, run_id: str) -> str | None:
+        """The flow of ``run_id`` (for its link), or None when it cannot be read now."""
+        try:
+            flow_id = self.hook.get_run(run_id).get("flowId")
+        except AEPError:
+            return None
+        return str(flow_id) if flow_id else None
+
     def _resolve_flow(self) -> str:
         """``flow_id``, or the id of the one flow named ``flow_name`` (kept in ``flow_id`` for logs)."""
         from airflow_provider_aep.flow_ref import resolve_flow_id
@@ -512,6 +522,12 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         self.remember_context(context)
         self._target = self.build_target(context)
         self.log.info("Waiting for %s", self._target.describe())
+        if self._target.run_id:  # the link works while waiting
+            url = self.run_link(
+                self._target.flow_id or self._flow_of(self._target.run_id), self._target.run_id
+            )
+            if url:
+                context["ti"].xcom_push(key="run_url", value=url)
         if not self.deferrable:
             return self._poke_with_context(context)
         started = time.time()

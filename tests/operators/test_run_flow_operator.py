@@ -81,7 +81,7 @@ def test_two_consecutive_intervals_ingest_only_newer_rows(emu, flow):
     url = c1["ti"].xcom["run_url"]
     assert url == (
         "https://experience.adobe.com/#/@EMULATORORG@AdobeOrg/sname:prod/platform/source/dataflows/"
-        + flow.flow_id
+        + f"{flow.flow_id}/activity/{run1}"  # the run's own page
     )
     assert c1["ti"].xcom["aep_ui_sandbox"] == "prod"
     assert "secret" not in str(c1["ti"].xcom)

@@ -205,3 +205,36 @@ def test_gate_rules(gate, state, broken):
     for text, expected in zip(found, broken, strict=True):
         assert expected in text and "r1" in text
     assert json.loads(summary.to_json())["records_failed"] == state.records_failed
+
+
+def test_links_open_the_run_in_the_sandbox_of_prefixed_extras(emu, monkeypatch):
+    from airflow.sdk.execution_time import xcom
+
+    from airflow_provider_aep.emulator.testing import EmulatorClient
+    from airflow_provider_aep.links import AEPFlowRunLink
+
+    conn = json.loads(emu.connection_json())
+    extra = {f"extra__adobe_experience_platform__{k}": v for k, v in conn["extra"].items()}
+    extra["extra__adobe_experience_platform__sandbox_name"] = "dev-2"
+    extra["extra__adobe_experience_platform__ui_tenant"] = "acme"
+    conn["extra"] = extra
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_PREFIXED", json.dumps(conn))
+    flow = EmulatorClient(emu.url, emu.headers(sandbox="dev-2")).once_flow("linked")
+    c = ctx()
+    run_id = AEPRunFlowOperator(
+        task_id="run",
+        aep_conn_id="aep_prefixed",
+        flow_name="linked-flow",
+        poll_interval=POLL,
+        deferrable=False,
+    ).execute(c)
+    page = f"https://experience.adobe.com/#/@acme/sname:dev-2/platform/source/dataflows/{flow.flow_id}"
+    assert c["ti"].xcom["run_url"] == f"{page}/activity/{run_id}"
+    sensor = AEPFlowRunSensor(task_id="wait", aep_conn_id="aep_prefixed", run_id=run_id, deferrable=False)
+    c2 = ctx()
+    assert sensor.execute(c2) == run_id
+    assert c2["ti"].xcom["run_url"] == f"{page}/activity/{run_id}"
+    for task in (sensor, AEPRunFlowOperator(task_id="r", flow_name="x")):
+        assert [type(link) for link in task.operator_extra_links] == [AEPFlowRunLink]
+    monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(lambda ti_key, key: c2["ti"].xcom.get(key)))
+    assert AEPFlowRunLink().get_link(sensor, ti_key=None) == f"{page}/activity/{run_id}"
