@@ -289,4 +289,9 @@ class AEPRunOutcomeMixin:
         return super().conclude(target, states)  # type: ignore[misc]
 
     def after_runs(self, target: WaitTarget, states: list[RunState], summary: RunSummary) -> None:
-        """Hook for extra reporting once the runs finished (the error sample); default: nothing."""
+        """Once the runs finished: log a bounded sample of the failed rows' errors (when any)."""
+        if not summary.records_failed:
+            return
+        from airflow_provider_aep.error_sample import log_error_sample
+
+        log_error_sample(self.hook, self.log, states)  # type: ignore[attr-defined]

@@ -358,6 +358,7 @@ def create_app(config: EmulatorConfig | None = None, *, admin_remote: bool = Fal
         routes_admin,
         routes_catalog,
         routes_conversion,
+        routes_export,
         routes_flowservice,
         routes_ims,
         routes_schemaregistry,
@@ -383,4 +384,5 @@ def create_app(config: EmulatorConfig | None = None, *, admin_remote: bool = Fal
     app.include_router(routes_schemaregistry.router, prefix="/data/foundation/schemaregistry")
     app.include_router(routes_catalog.router, prefix="/data/foundation/catalog")
     app.include_router(routes_conversion.router, prefix="/data/foundation/conversion")
+    app.include_router(routes_export.router, prefix="/data/foundation/export")
     return app

@@ -27,7 +27,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +68,10 @@ class RunOutcome:
     metrics: dict
     activities: list[dict]
     new_watermark: str | None
+    #: The rows the mapping rejected, as Data Access ``row_errors`` lines (kept only when the flow
+    #: has error diagnostics enabled): ``{_corrupt_record, _errors[{code, message, column}], _filename}``.
+    row_errors: list[dict] = field(default_factory=list)
+    batch_id: str | None = None
 
 
 @dataclass
@@ -468,4 +472,13 @@ def _assemble(
         metrics=metrics,
         activities=[copy_activity, promotion_activity],
         new_watermark=new_watermark,
+        row_errors=[
+            {
+                "_corrupt_record": f"source row {e.row_index}",
+                "_errors": [{"code": e.code, "message": e.message, "column": e.column}],
+                "_filename": "conversion_errors_0.json",
+            }
+            for e in failures
+        ],
+        batch_id=batch_id,
     )

@@ -287,6 +287,8 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
             )
             dataset_id = str((tgt.get("params") or {}).get("dataSetId"))
             state.records.setdefault(dataset_id, []).extend(outcome.records)
+            if options.get("errorDiagnosticsEnabled") is True and outcome.batch_id and outcome.row_errors:
+                sb.row_errors[outcome.batch_id] = outcome.row_errors
             if rrt.scheduled and outcome.new_watermark is not None:
                 rt.watermark = outcome.new_watermark
     if outcome is not None:

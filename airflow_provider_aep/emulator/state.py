@@ -169,6 +169,8 @@ class SandboxState:
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     mapping_sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Data Access row errors of runs whose flow has error diagnostics enabled: batch id -> lines.
+    row_errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Secrets of base connections (never returned): connection id -> auth.params.
     secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -20,6 +20,7 @@ SERVICE_BASE_PATHS = {
     "schemaregistry": "/data/foundation/schemaregistry",
     "catalog": "/data/foundation/catalog",
     "conversion": "/data/foundation/conversion",
+    "export": "/data/foundation/export",  # Data Access: row-error diagnostics
 }
 
 

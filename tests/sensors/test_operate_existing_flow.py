@@ -238,3 +238,44 @@ def test_links_open_the_run_in_the_sandbox_of_prefixed_extras(emu, monkeypatch):
         assert [type(link) for link in task.operator_extra_links] == [AEPFlowRunLink]
     monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(lambda ti_key, key: c2["ti"].xcom.get(key)))
     assert AEPFlowRunLink().get_link(sensor, ti_key=None) == f"{page}/activity/{run_id}"
+
+
+def _enable_diagnostics(api, flow_id: str) -> None:
+    etag = api.call("GET", f"{FS}/flows/{flow_id}")["items"][0]["etag"]
+    saved = api.headers
+    api.headers = {**saved, "If-Match": etag}
+    try:
+        api.call(
+            "PATCH",
+            f"{FS}/flows/{flow_id}",
+            [{"op": "add", "path": "/options", "value": {"errorDiagnosticsEnabled": True}}],
+        )
+    finally:
+        api.headers = saved
+
+
+def test_gate_failure_logs_a_bounded_error_sample_without_the_rows(emu, capsys):
+    flow = make_once_flow(emu, name="diag")
+    _enable_diagnostics(flow.api, flow.flow_id)
+    emu.set_faults(force_run_status="partialSuccess")
+    c = ctx()
+    with pytest.raises(AEPQualityGateError, match="max_failed_ratio"):
+        AEPRunFlowOperator(
+            task_id="run", flow_name="diag-flow", poll_interval=POLL, deferrable=False, max_failed_ratio=0.0
+        ).execute(c)
+    out = capsys.readouterr().out
+    failed = c["ti"].xcom["run_summary"]["records_failed"]
+    assert f"{failed} failed records; sample of {min(failed, 10)} row errors" in out
+    assert out.count("row error code=") == min(failed, 10)
+    assert "injected mapping failure" in out and "source row" not in out  # never the row itself
+    assert any("/data/foundation/export/batches/" in r["path"] for r in emu.requests())
+
+
+def test_without_diagnostics_the_log_says_how_to_enable_them(emu, capsys):
+    make_once_flow(emu, name="nodiag")
+    emu.set_faults(force_run_status="partialSuccess")
+    AEPRunFlowOperator(task_id="run", flow_name="nodiag-flow", poll_interval=POLL, deferrable=False).execute(
+        ctx()
+    )
+    out = capsys.readouterr().out
+    assert "errorDiagnosticsEnabled" in out and "row error code=" not in out
