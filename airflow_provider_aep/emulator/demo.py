@@ -40,7 +40,26 @@ from typing import Any
 
 DEFAULT_DAG_ID = "aep_customer_success_ingestion"
 #: Scheduled DAGs are run for a day that has sample data (the emulator's rows start 2026-01-01).
-DEFAULT_LOGICAL_DATES = {"aep_on_demand_ingestion": "2026-01-02T00:00:00+00:00"}
+DEFAULT_LOGICAL_DATES = {
+    "aep_on_demand_ingestion": "2026-01-02T00:00:00+00:00",
+    "aep_operate_existing_flow": "2026-01-02T00:00:00+00:00",
+}
+#: Flow the ``aep_operate_existing_flow`` DAG operates; the demo creates it first (outside Airflow).
+EXISTING_FLOW_PREFIX = "aep-demo-existing"
+
+
+def create_existing_flow(url: str, out: Any) -> str:
+    """Create a ``once`` flow over plain HTTP (as a team would in the AEP UI); returns its id."""
+    from airflow_provider_aep.emulator.testing import EmulatorClient as SetupClient
+
+    headers = {k: str(v) for k, v in EmulatorClient(url).session.headers.items()}
+    flow = SetupClient(url, headers).once_flow(EXISTING_FLOW_PREFIX)
+    print(f"Created flow {EXISTING_FLOW_PREFIX}-flow ({flow.flow_id}) outside Airflow", file=out)
+    return flow.flow_id
+
+
+#: Steps the demo runs against the emulator before a DAG that expects existing AEP resources.
+PREPARE = {"aep_operate_existing_flow": create_existing_flow}
 EMULATOR_CLIENT_ID = "emulator-client"
 EMULATOR_CLIENT_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented demo secret
 EMULATOR_ORG = "EMULATORORG@AdobeOrg"
@@ -503,6 +522,9 @@ def main(argv: list[str] | None = None) -> int:
         emulator.start()
         print(f"AEP emulator running at {emulator.url}", file=out)
         env.update(connection_env(emulator.url))
+        prepare = PREPARE.get(args.dag_id)
+        if prepare is not None:
+            prepare(emulator.url, out)
 
         logical_date = args.logical_date or DEFAULT_LOGICAL_DATES.get(args.dag_id)
         print(f"Running {args.dag_id} with `airflow dags test` ...", file=out, flush=True)

@@ -488,14 +488,6 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         )
         return WaitTarget(flow_id=self._resolve_flow(), window_start=start, window_end=end)
 
-    def _flow_of(self, run_id: str) -> str | None:
-        """The flow of ``run_id`` (for its link), or None when it cannot be read now."""
-        try:
-            flow_id = self.hook.get_run(run_id).get("flowId")
-        except AEPError:
-            return None
-        return str(flow_id) if flow_id else None
-
     def _resolve_flow(self) -> str:
         """``flow_id``, or the id of the one flow named ``flow_name`` (kept in ``flow_id`` for logs)."""
         from airflow_provider_aep.flow_ref import resolve_flow_id
@@ -522,10 +514,8 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         self.remember_context(context)
         self._target = self.build_target(context)
         self.log.info("Waiting for %s", self._target.describe())
-        if self._target.run_id:  # the link works while waiting
-            url = self.run_link(
-                self._target.flow_id or self._flow_of(self._target.run_id), self._target.run_id
-            )
+        if self._target.run_id and self._target.flow_id:  # the link while waiting (else at the end)
+            url = self.run_link(self._target.flow_id, self._target.run_id)
             if url:
                 context["ti"].xcom_push(key="run_url", value=url)
         if not self.deferrable:

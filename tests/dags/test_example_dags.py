@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ DAG_FILES = {
 }
 #: DAGs scheduled on AEP dataset assets (nothing to run on the emulator by itself).
 ASSET_DAG_FILES = {"aep_profile_export_after_accounts": "aep_profile_export_after_accounts.py"}
+#: DAGs that operate AEP resources created outside Airflow (the demo creates them first).
+EXISTING_FLOW_DAG_FILES = {"aep_operate_existing_flow": "aep_operate_existing_flow.py"}
 #: Generous: a parse takes tens of milliseconds; the bound only catches network calls or heavy
 #: imports at parse time on a busy 2-core CI machine.
 MAX_PARSE_SECONDS = 2.0
@@ -158,9 +161,11 @@ def test_dag_files_import_without_errors_or_network(no_network: None) -> None:
     bag = _dagbag()  # twice: the first one also pays for importing the provider modules
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == set(DAG_FILES) | set(ASSET_DAG_FILES)
+    assert set(bag.dag_ids) == set(DAG_FILES) | set(ASSET_DAG_FILES) | set(EXISTING_FLOW_DAG_FILES)
     stats = {stat.file.rsplit("/", 1)[-1]: stat for stat in bag.dagbag_stats}
-    assert set(stats) == set(DAG_FILES.values()) | set(ASSET_DAG_FILES.values())
+    assert set(stats) == set(DAG_FILES.values()) | set(ASSET_DAG_FILES.values()) | set(
+        EXISTING_FLOW_DAG_FILES.values()
+    )
     for name, stat in stats.items():
         seconds = stat.duration.total_seconds() if hasattr(stat.duration, "total_seconds") else stat.duration
         print(f"parse {name}: {seconds * 1000:.0f} ms, {stat.task_num} tasks")
@@ -308,3 +313,24 @@ def test_teardown_param_deletes_what_was_created(dagbag: Any, emulator: Any, dag
     left = {kind: n for kind, n in _counts(emulator).items() if n}
     # Data Prep has no DELETE for mapping sets; runs disappear with their flow or are history.
     assert set(left) <= {"mappingSets", "runs"}, left
+
+
+def test_operate_existing_flow_dag_retriggers_once_and_publishes_the_summary(
+    dagbag: Any, emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flow is made outside Airflow (as the demo does); a forced failure is re-triggered once."""
+    from airflow_provider_aep.emulator.demo import create_existing_flow
+
+    flow_id = create_existing_flow(emulator.url, sys.stdout)
+    emulator.set_faults(force_run_status="failed", force_run_status_count=1)
+    emulator.clear_requests()
+    dag_id = "aep_operate_existing_flow"
+    run = dagbag.dags[dag_id].test(logical_date=datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc))
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states == {"run_flow": "success", "publish_summary": "success"}, states
+    published = _xcom(run, "publish_summary")
+    assert published["flow_id"] == flow_id and published["status"] == "success"
+    assert published["records_written"] >= 1 and published["records_failed"] == 0
+    actions = [r for r in emulator.requests() if r["method"] == "POST" and r["path"].endswith("/action")]
+    assert len(actions) == 1
+    assert len([r for r in emulator.requests() if r["method"] == "POST" and r["path"].endswith("/runs")]) == 1
