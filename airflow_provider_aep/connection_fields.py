@@ -54,6 +54,14 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Use this bearer token instead of requesting one from IMS (it is not refreshed).",
         "secret": True,
     },
+    "ui_tenant": {
+        "label": "AEP UI tenant (optional, links only)",
+        "type": "string",
+        "default": None,
+        "description": "The @<tenant> of your experience.adobe.com URLs, for the tasks' links to AEP runs, "
+        "flows and datasets; default: the IMS organization ID. Never sent to the API.",
+        "secret": False,
+    },
     "request_timeout": {
         "label": "Request timeout (seconds)",
         "type": "number",
@@ -78,6 +86,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "sandbox_name": DEFAULT_SANDBOX,
         "scopes": DEFAULT_SCOPES,
         "ims_url": DEFAULT_IMS_URL,
+        "ui_tenant": "mycompany (as in https://experience.adobe.com/#/@mycompany/...)",
         "request_timeout": str(int(DEFAULT_REQUEST_TIMEOUT)),
     },
 }

@@ -422,16 +422,13 @@ def facets_on_failure(operator: Any, task_instance: Any = None) -> Any:
 
 # ----------------------------------------------------------------------------- asset events
 def run_summary(run: RunState, description: FlowDescription) -> dict[str, Any]:
-    """The extra of an asset event: the run's id, outcome and counts (JSON values only)."""
+    """The extra of an asset event: the run's entry of the run summary (ids, outcome, counts, window;
+    :func:`airflow_provider_aep.run_outcome.run_entry`) plus the dataset (JSON values only)."""
+    from airflow_provider_aep.run_outcome import run_entry
+
     return {
-        "run_id": run.run_id,
+        **run_entry(run),
         "flow_id": run.flow_id or description.flow_id,
-        "status": run.status,
-        "records_read": run.records_read,
-        "records_written": run.records_written,
-        "records_failed": run.records_failed,
-        "bytes_written": run.bytes_written,
-        "completed_at": run.completed_at,
         "dataset_id": description.dataset_id,
         "dataset_name": description.dataset_name,
     }
