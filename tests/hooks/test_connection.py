@@ -185,8 +185,10 @@ def test_connection_form_widgets(monkeypatch):
         "ims_url",
         "access_token",
         "request_timeout",
+        "ui_tenant",  # links only
     }
     assert set(widgets) == set(EXTRA_FIELDS)
+    assert type(widgets["ui_tenant"]).__name__ == "StringField"
     assert type(widgets["access_token"]).__name__ == "PasswordField"
     assert type(widgets["access_token"].kwargs["widget"]).__name__ == "BS3PasswordFieldWidget"
     assert type(widgets["request_timeout"]).__name__ == "FloatField"
