@@ -15,8 +15,8 @@ Every component runs with ``[core] hostname_callable`` returning its own name (`
 What it proves:
 
 * concurrent runs of ``aep_customer_success_ingestion`` plus two runs of a mapped DAG over six
-  (table, segment) pairs run their tasks on both workers (the resources they leave per name are
-  printed);
+  (table, segment) pairs finish with exactly one AEP resource per name (and one run of the one
+  flow), and their tasks ran on both workers;
 * eight deferred waits are shared by both triggerers (triggerer-a takes at most four; triggerer-b
   joins once it is full); after a SIGKILL of triggerer-a mid-wait (the runs the waits are for do
   not exist yet) its waits move to triggerer-b, and once
@@ -173,6 +173,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     dags.mkdir()
     for path in DAG_FILES:
         shutil.copy(path, dags / path.name)
+    # The example DAG sets max_active_runs=1 as defence in depth; this test lets its runs overlap
+    # on purpose, to prove the operators' own protection against concurrent twins.
+    cs_copy = dags / f"{CS_DAG}.py"
+    source = cs_copy.read_text()
+    assert source.count("max_active_runs=1,") == 1, "the customer-success DAG changed: update the test"
+    cs_copy.write_text(source.replace("max_active_runs=1,", f"max_active_runs={CS_RUNS},"))
     api_port, emulator_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     secrets = (f"cs-DIST-{uuid.uuid4().hex[:12]}", f"sf-DIST-{uuid.uuid4().hex[:12]}")
@@ -500,6 +506,37 @@ def test_tasks_ran_on_both_workers(cluster: Cluster, workload: dict[str, Any]) -
     assert not received["worker-a"] & received["worker-b"], "a Celery task ran on both workers"
     for ti in ran:
         assert ti["external_executor_id"] in received[ti["hostname"]], ti
+
+
+def test_concurrent_runs_leave_one_resource_per_name(cluster: Cluster, workload: dict[str, Any]) -> None:
+    # One AEP resource per name the DAGs ensure: the customer-success DAG's seven named resources,
+    # and the mapped DAG's base connection, schema and one source connection and dataset per
+    # (table, segment). A twin renamed out of the way no longer carries the name.
+    ours = {
+        kind: {name: n for name, n in found.items() if name.startswith("e2e scale")}
+        for kind, found in workload["names"].items()
+    }
+    runs = {run: workload["states"][run] for _, run in workload["runs"]}
+    assert not workload["twins"], (
+        f"duplicate AEP resources after concurrent runs: {workload['twins']} ({runs})"
+    )
+    wanted = {
+        "connections": 2,
+        "sourceConnections": 1 + MANY_ITEMS,
+        "targetConnections": 1,
+        "flows": 1,
+        "schemas": 2,
+        "dataSets": 1 + MANY_ITEMS,
+        "mappingSets": 1,
+    }
+    assert {kind: len(found) for kind, found in ours.items()} == wanted, ours
+    assert set(runs.values()) == {"success"}, runs
+    # The one flow ran once (its backfill), not once per DAG run.
+    from airflow_provider_aep.emulator.testing import FS
+
+    setup = workload["setup"]
+    flows = [f for f in setup.call("GET", f"{FS}/flows")["items"] if f["name"].startswith("e2e scale")]
+    assert [len(setup.runs(flow["id"])) for flow in flows] == [1], flows
 
 
 # --------------------------------------------------------------------------- (b) triggerer failover
