@@ -16,6 +16,8 @@ DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
 DEFAULT_SANDBOX = "prod"
 DEFAULT_SCOPES = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
 DEFAULT_REQUEST_TIMEOUT = 60.0
+#: Requests in flight at once from one triggerer process to one AEP host (the async trigger path).
+DEFAULT_TRIGGER_MAX_IN_FLIGHT = 64
 
 # Extra fields: name -> (label, JSON type, default, description, secret?)
 EXTRA_FIELDS: dict[str, dict[str, Any]] = {
@@ -69,6 +71,14 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Timeout of each HTTP request to AEP or IMS.",
         "secret": False,
     },
+    "trigger_max_in_flight": {
+        "label": "Triggerer: requests in flight (max)",
+        "type": "number",
+        "default": DEFAULT_TRIGGER_MAX_IN_FLIGHT,
+        "description": "Deferred waits: at most this many AEP requests at once per triggerer process "
+        "and host (more waits queue, they do not fail).",
+        "secret": False,
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -88,6 +98,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "ims_url": DEFAULT_IMS_URL,
         "ui_tenant": "mycompany (as in https://experience.adobe.com/#/@mycompany/...)",
         "request_timeout": str(int(DEFAULT_REQUEST_TIMEOUT)),
+        "trigger_max_in_flight": str(DEFAULT_TRIGGER_MAX_IN_FLIGHT),
     },
 }
 

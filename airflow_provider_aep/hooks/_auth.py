@@ -1,18 +1,30 @@
-"""Process-wide IMS access-token cache.
+"""Process-wide IMS access-token cache, shared by the sync hook and the async trigger client.
 
-Every hook instance in a process shares one token per (IMS URL, client id, scopes); a fingerprint
-of the client secret is part of the key too, so a connection with a different secret never reuses
-a token obtained with another one. Tokens are refreshed ahead of expiry and can be invalidated
-after a 401. Fetches for one key are serialised (one IMS call even when many threads ask at once).
+Every hook and trigger in a process shares one token per (IMS URL, client id, scopes); a
+fingerprint of the client secret is part of the key too, so a connection with a different secret
+never reuses a token obtained with another one. Tokens are refreshed ahead of expiry and can be
+invalidated after a 401.
+
+Fetches for one key are serialised, so there is one IMS call however many callers meet an expired
+token at once:
+
+* threads (:meth:`TokenCache.get`) wait on the key's ``threading.Lock``;
+* coroutines (:meth:`TokenCache.aget`) first queue on an ``asyncio.Lock`` of their event loop, so
+  one coroutine per loop competes for the key; that one takes the same ``threading.Lock`` without
+  ever blocking (``acquire(blocking=False)``, polled with ``asyncio.sleep`` while a thread holds it)
+  and fetches with ``await``. The event loop never blocks on the lock, and a thread and a coroutine
+  never fetch the same key at the same time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 #: Refresh this long before expiry at most ...
@@ -70,14 +82,30 @@ class CachedToken:
 class TokenCache:
     """Thread-safe token cache keyed by :func:`token_key`."""
 
+    #: How often a coroutine looks again while a thread is fetching the same key.
+    ASYNC_LOCK_POLL = 0.02
+
     def __init__(self) -> None:
         self._tokens: dict[TokenKey, CachedToken] = {}
         self._locks: dict[TokenKey, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._guard = threading.Lock()  # held for dict operations only, never across I/O
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TokenKey, asyncio.Lock]]
+        self._loop_locks = weakref.WeakKeyDictionary()
+        #: IMS fetches started (sync and async), for tests and benchmarks.
+        self.fetches = 0
 
     def _lock_for(self, key: TokenKey) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    def _fresh(self, key: TokenKey) -> str | None:
+        cached = self._tokens.get(key)
+        if cached and monotonic() < cached.refresh_at:
+            return cached.token
+        return None
+
+    def _store(self, key: TokenKey, started: float, token: str, lifetime: float) -> None:
+        self._tokens[key] = CachedToken(token, started + lifetime - refresh_lead(lifetime))
 
     def get(self, key: TokenKey, fetch: Callable[[], tuple[str, float]]) -> str:
         """Return a fresh token for ``key``; ``fetch`` returns ``(token, lifetime_seconds)``."""
@@ -85,13 +113,42 @@ class TokenCache:
         if cached and monotonic() < cached.refresh_at:
             return cached.token
         with self._lock_for(key):
-            cached = self._tokens.get(key)
-            if cached and monotonic() < cached.refresh_at:
-                return cached.token
+            fresh = self._fresh(key)
+            if fresh is not None:
+                return fresh
             started = monotonic()
+            self.fetches += 1
             token, lifetime = fetch()
-            self._tokens[key] = CachedToken(token, started + lifetime - refresh_lead(lifetime))
+            self._store(key, started, token, lifetime)
             return token
+
+    async def aget(self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> str:
+        """:meth:`get` for coroutines: one fetch per key, and the event loop never blocks."""
+        fresh = self._fresh(key)
+        if fresh is not None:
+            return fresh
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            per_loop = self._loop_locks.setdefault(loop, {})
+            loop_lock = per_loop.setdefault(key, asyncio.Lock())
+        async with loop_lock:
+            fresh = self._fresh(key)
+            if fresh is not None:
+                return fresh
+            thread_lock = self._lock_for(key)
+            while not thread_lock.acquire(blocking=False):
+                await asyncio.sleep(self.ASYNC_LOCK_POLL)  # a thread is fetching this key
+            try:
+                fresh = self._fresh(key)
+                if fresh is not None:
+                    return fresh
+                started = monotonic()
+                self.fetches += 1
+                token, lifetime = await fetch()
+                self._store(key, started, token, lifetime)
+                return token
+            finally:
+                thread_lock.release()
 
     def peek(self, key: TokenKey) -> str | None:
         """The cached token for ``key`` (fresh or not), without fetching."""
@@ -99,8 +156,8 @@ class TokenCache:
         return cached.token if cached else None
 
     def invalidate(self, key: TokenKey, token: str | None = None) -> None:
-        """Drop the cached token (only if it is still ``token``, when given)."""
-        with self._lock_for(key):
+        """Drop the cached token (only if it is still ``token``, when given); never blocks on a fetch."""
+        with self._guard:
             cached = self._tokens.get(key)
             if cached and (token is None or cached.token == token):
                 del self._tokens[key]

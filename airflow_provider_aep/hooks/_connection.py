@@ -304,9 +304,25 @@ def fetch_airflow_connection(conn_id: str, field: str, kind: str) -> Connection:
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        raise AEPInputError(
-            field,
-            f"no Airflow connection named {conn_id!r}.",
-            f"create it ({kind}) in the Airflow UI or CLI, or set the environment variable "
-            f"AIRFLOW_CONN_{conn_id.upper()}.",
-        ) from None
+        raise connection_not_found(conn_id, field, kind) from None
+
+
+async def afetch_airflow_connection(conn_id: str, field: str, kind: str) -> Connection:
+    """:func:`fetch_airflow_connection` for the event loop (``BaseHook.aget_connection``)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException:
+        raise connection_not_found(conn_id, field, kind) from None
+
+
+def connection_not_found(conn_id: str, field: str, kind: str) -> AEPInputError:
+    """The error for a connection id that names no Airflow connection."""
+    return AEPInputError(
+        field,
+        f"no Airflow connection named {conn_id!r}.",
+        f"create it ({kind}) in the Airflow UI or CLI, or set the environment variable "
+        f"AIRFLOW_CONN_{conn_id.upper()}.",
+    )

@@ -104,7 +104,10 @@ def _redact_registered(text: str) -> str:
 def error_from_response(
     method: str, path: str, response: requests.Response, secrets: Iterable[str | None] = ()
 ) -> AEPAPIError:
-    """Build the :class:`AEPAPIError` subclass matching an error answer."""
+    """Build the :class:`AEPAPIError` subclass matching an error answer.
+
+    ``response`` is a ``requests.Response`` or an ``httpx.Response`` (same attributes used).
+    """
     secrets = list(secrets)
     try:
         body: Any = response.json()
@@ -114,7 +117,8 @@ def error_from_response(
         code, title, request_id = None, None, None
         raw = " ".join((response.text or "").split())
         detail = raw[:_TEXT_LIMIT] + ("..." if len(raw) > _TEXT_LIMIT else "") if raw else None
-        title = response.reason or None
+        # requests calls it ``reason``, httpx ``reason_phrase``.
+        title = getattr(response, "reason", None) or getattr(response, "reason_phrase", None) or None
     else:
         code, title, detail, request_id = parse_error_body(body)
     request_id = response.headers.get("x-request-id") or request_id

@@ -23,6 +23,36 @@ def oldest(items: list[dict]) -> dict:
     return min(items, key=lambda i: (i.get("createdAt") is None, i.get("createdAt") or 0, str(i.get("id"))))
 
 
+def list_params(
+    properties: list[str] | None = None, orderby: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """Query parameters of a Flow Service listing (``property`` repeated, ``orderby``, ``limit``)."""
+    params: dict[str, Any] = {}
+    if properties:
+        params["property"] = list(properties)
+    if orderby:
+        params["orderby"] = orderby
+    if limit:
+        params["limit"] = int(limit)
+    return params
+
+
+def run_path(run_id: str) -> str:
+    """``/runs/{id}``, the id validated and encoded (used by the hook and the async trigger client)."""
+    return f"/runs/{_segment('run_id', run_id)}"
+
+
+def runs_query(
+    flow_id: str, properties: list[str] | None = None, orderby: str | None = None
+) -> dict[str, Any]:
+    """``_fs_list`` arguments listing the runs of ``flow_id`` (one UUID) plus ``properties``.
+
+    Used by the hook's :meth:`FlowServiceMixin.list_runs` and by the trigger's async client.
+    """
+    flow_id = check_uuid("flow_id", flow_id)
+    return {"properties": [f"flowId=={flow_id}", *(properties or [])], "orderby": orderby}
+
+
 class FlowServiceMixin(ResourceCalls):
     """Flow Service calls of :class:`~airflow_provider_aep.hooks.aep.AdobeExperiencePlatformHook`."""
 
@@ -33,13 +63,7 @@ class FlowServiceMixin(ResourceCalls):
         orderby: str | None = None,
         limit: int | None = None,
     ) -> Iterator[dict]:
-        params: dict[str, Any] = {}
-        if properties:
-            params["property"] = list(properties)
-        if orderby:
-            params["orderby"] = orderby
-        if limit:
-            params["limit"] = int(limit)
+        params = list_params(properties, orderby, limit)
         return _pagination.iter_flow_service(
             lambda p: self._call("GET", "flowservice", path, params=p),
             params,
@@ -326,7 +350,7 @@ class FlowServiceMixin(ResourceCalls):
 
     def get_run(self, run_id: str) -> dict:
         """``GET /runs/{id}`` (unwrapped)."""
-        return self._get_one("flowservice", f"/runs/{_segment('run_id', run_id)}")
+        return self._get_one("flowservice", run_path(run_id))
 
     def list_runs(
         self, flow_id: str, properties: list[str] | None = None, orderby: str | None = None
@@ -335,5 +359,4 @@ class FlowServiceMixin(ResourceCalls):
 
         ``flow_id`` must be one UUID: a comma would turn the filter into "runs of any of these flows".
         """
-        flow_id = check_uuid("flow_id", flow_id)
-        return self._fs_list("/runs", [f"flowId=={flow_id}", *(properties or [])], orderby)
+        return self._fs_list("/runs", **runs_query(flow_id, properties, orderby))

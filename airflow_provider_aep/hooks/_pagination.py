@@ -106,23 +106,45 @@ def continuation_token(body: Any) -> str | None:
     return values[0] if values else None
 
 
+class FlowServicePages:
+    """Sans-IO state of one Flow Service listing: which page to ask for next, and its items.
+
+    The sync hook (:func:`iter_flow_service`) and the trigger's async client drive the same object,
+    so the paging rules (follow ``continuationToken``, stop on a repeated one, shape checks, the
+    page caps of :class:`_Progress`) exist once.
+    """
+
+    def __init__(self, params: Params, where: str = "list") -> None:
+        self._params = dict(params)
+        self._next: Params | None = dict(params)
+        self._seen: set[str] = set()
+        self._where = where
+        self._progress = _Progress(where)
+
+    def next_params(self) -> Params | None:
+        """Query parameters of the next page, or ``None`` when the listing is complete."""
+        return self._next
+
+    def take(self, body: Any) -> list[dict]:
+        """Record the answer to :meth:`next_params`; return that page's items (or raise)."""
+        items = _objects(body, "items", self._where)
+        token = continuation_token(body)
+        more = bool(token) and token not in self._seen
+        self._progress.page([_key(i, "id") for i in items], more)
+        if more:
+            assert token is not None
+            self._seen.add(token)
+            self._next = {**self._params, "continuationToken": token}
+        else:
+            self._next = None
+        return items
+
+
 def iter_flow_service(fetch: Fetch, params: Params, where: str = "list") -> Iterator[dict]:
     """Flow Service: ``{items, _links.next.href}``; next page via ``continuationToken``."""
-    seen: set[str] = set()
-    progress = _Progress(where)
-    page_params = dict(params)
-    while True:
-        body = fetch(page_params)
-        items = _objects(body, "items", where)
-        token = continuation_token(body)
-        more = bool(token) and token not in seen
-        progress.page([_key(i, "id") for i in items], more)
-        yield from items
-        if not more:
-            return
-        assert token is not None
-        seen.add(token)
-        page_params = {**params, "continuationToken": token}
+    pages = FlowServicePages(params, where)
+    while (page_params := pages.next_params()) is not None:
+        yield from pages.take(fetch(page_params))
 
 
 def iter_catalog(

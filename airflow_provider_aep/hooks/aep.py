@@ -7,24 +7,15 @@ IMS token cache (``_auth``), retries (``_retry``), pagination (``_pagination``) 
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import tenacity
 from airflow.sdk import BaseHook
 
-from airflow_provider_aep import __version__
 from airflow_provider_aep.connection_fields import EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
-from airflow_provider_aep.exceptions import (
-    AEPAPIError,
-    AEPAuthenticationError,
-    AEPConnectionError,
-    AEPError,
-    AEPInputError,
-    AEPResponseLostError,
-)
-from airflow_provider_aep.hooks import _auth, _retry
+from airflow_provider_aep.exceptions import AEPError
+from airflow_provider_aep.hooks import _auth, _core, _retry
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS
 from airflow_provider_aep.hooks._connection import (
     REQUEST_TIMEOUT_BOUNDS,
@@ -33,10 +24,10 @@ from airflow_provider_aep.hooks._connection import (
     quote_property_value,
     settings_from_connection,
 )
-from airflow_provider_aep.hooks._errors import error_from_response, safe_path, scrub
+from airflow_provider_aep.hooks._errors import scrub
 from airflow_provider_aep.hooks._flow_service import FlowServiceMixin
-from airflow_provider_aep.hooks._platform import XED_ACCEPT, PlatformMixin
-from airflow_provider_aep.hooks._retry import RetryPolicy, is_retryable
+from airflow_provider_aep.hooks._platform import PlatformMixin
+from airflow_provider_aep.hooks._retry import RetryPolicy
 from airflow_provider_aep.validation import check_number
 
 if TYPE_CHECKING:
@@ -51,17 +42,8 @@ __all__ = [
     "quote_property_value",
 ]
 
-_SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,255}")
-IMS_TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path, not a secret)
-JSON = "application/json"
-
-
-def _mask(value: str | None) -> None:
-    if not value:
-        return
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(value)
+IMS_TOKEN_PATH = _core.IMS_TOKEN_PATH
+_mask = _core.mask
 
 
 class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
@@ -184,13 +166,9 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
     @cached_property
     def user_agent(self) -> str:
         """``airflow-provider-aep/<v> apache-airflow/<v> python-requests/<v>``."""
-        import airflow
         import requests
 
-        return (
-            f"airflow-provider-aep/{__version__} apache-airflow/{getattr(airflow, '__version__', 'unknown')} "
-            f"python-requests/{requests.__version__}"
-        )
+        return _core.user_agent(f"python-requests/{requests.__version__}")
 
     @cached_property
     def session(self) -> requests.Session:
@@ -207,16 +185,12 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         return self.session
 
     def _secrets(self) -> list[str | None]:
-        settings = self.__dict__.get("conn_settings")
-        if settings is None:
-            return []
-        return [settings.client_secret, settings.access_token, _auth.TOKEN_CACHE.peek(self._token_key)]
+        return _core.secrets_of(self.__dict__.get("conn_settings"))
 
     # ------------------------------------------------------------------ auth
     @property
     def _token_key(self) -> _auth.TokenKey:
-        s = self.conn_settings
-        return _auth.token_key(s.ims_url, s.client_id, s.scopes, s.client_secret)
+        return _core.token_key(self.conn_settings)
 
     def get_access_token(self) -> str:
         """A valid bearer token: the static one, or one from the process-wide IMS cache."""
@@ -225,116 +199,41 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
             return settings.access_token
         return _auth.TOKEN_CACHE.get(self._token_key, self._fetch_token)
 
-    def _retrying(self, method: str, path: str, if_match: bool, idempotent: bool | None) -> tenacity.Retrying:
-        policy = self.retry_policy
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            seconds = _retry.backoff_seconds(
-                policy, state.attempt_number, getattr(error, "retry_after", None)
-            )
-            remaining = policy.max_total_seconds - (state.seconds_since_start or 0.0)
-            return max(0.0, min(seconds, remaining))
-
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            status = getattr(error, "status", None)
-            self.log.warning(
-                "AEP %s %s: %s (attempt %d, at most %d unless throttled); retrying in %.1f s",
-                method,
-                path,
-                f"HTTP {status}" if status else (getattr(error, "title", None) or "no answer"),
-                state.attempt_number,
-                policy.max_attempts,
-                state.next_action.sleep if state.next_action else 0.0,
-            )
-
+    def _retrying(self, call: _core.Call) -> tenacity.Retrying:
         return tenacity.Retrying(
-            stop=lambda state: _retry.should_stop(
-                policy,
-                state.attempt_number,
-                state.seconds_since_start or 0.0,
-                state.outcome.exception() if state.outcome else None,
-            ),
-            wait=wait,
-            retry=tenacity.retry_if_exception(
-                lambda e: is_retryable(method, e, if_match=if_match, idempotent=idempotent)
-            ),
-            before_sleep=log_retry,
+            **_core.retry_kwargs(self.retry_policy, call, self.log),
             sleep=lambda seconds: _retry.sleep(seconds),
-            reraise=True,
         )
 
     def _fetch_token(self) -> tuple[str, float]:
         settings = self.conn_settings
-        url = settings.ims_url + IMS_TOKEN_PATH
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret or "",
-            "scope": settings.scopes,
-        }
+        call = _core.token_call(settings)
 
         def attempt() -> requests.Response:
-            response = self._send("POST", url, IMS_TOKEN_PATH, data=data, headers={"Accept": JSON})
-            if response.status_code >= 400:
-                error = self._error(response, "POST", IMS_TOKEN_PATH)
-                if response.status_code < 500 and response.status_code != 429:
-                    # IMS answers 400 invalid_client / invalid_scope: a credential problem.
-                    raise AEPAuthenticationError(*error.__reduce__()[1]) from None
-                raise error
+            response = self._send(call)
+            _core.judge(call, response, self._secrets(), may_refresh=False)
             return response
 
-        response = self._retrying("POST", IMS_TOKEN_PATH, False, idempotent=True)(attempt)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not token or not isinstance(token, str) or any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
-            raise AEPAuthenticationError(
-                "POST",
-                IMS_TOKEN_PATH,
-                response.status_code,
-                title="IMS answer carries no access_token (or an unusable one)",
-            )
-        assert isinstance(body, dict)
-        lifetime = _auth.token_lifetime(body.get("expires_in"))
-        self.log.info(
-            "Fetched an IMS access token for client id %s (valid %d s)", settings.client_id, lifetime
-        )
-        return token, lifetime
+        response = self._retrying(call)(attempt)
+        return _core.token_from_answer(response, self.log, settings.client_id)
 
     # ------------------------------------------------------------------ HTTP core
-    def _send(
-        self,
-        method: str,
-        url: str,
-        error_path: str,
-        *,
-        lost_is_committed: bool = False,
-        **kwargs: Any,
-    ) -> requests.Response:
+    def _send(self, call: _core.Call, token: str | None = None) -> requests.Response:
+        """The only place the sync hook touches the network."""
         from requests.exceptions import ChunkedEncodingError, ConnectionError, Timeout
 
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.session.request(
+                call.method,
+                call.url,
+                timeout=self.timeout,
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                headers=_core.with_token(call, token) if token else call.headers,
+            )
         except (ConnectionError, Timeout, ChunkedEncodingError) as exc:
-            cls = AEPResponseLostError if lost_is_committed else AEPConnectionError
-            raise cls(
-                method,
-                error_path,
-                None,
-                title=type(exc).__name__,
-                detail="no answer (connection refused or reset, or timed out)"
-                + ("; the request may have been committed" if lost_is_committed else ""),
-            ) from None
-
-    def _error(self, response: requests.Response, method: str, path: str) -> AEPAPIError:
-        error = error_from_response(method, path, response, self._secrets())
-        retry_after = _retry.parse_retry_after(response.headers.get("Retry-After"))
-        error.retry_after = retry_after  # type: ignore[attr-defined]
-        return error
+            raise _core.no_answer(call, exc) from None
 
     def request(
         self,
@@ -362,76 +261,41 @@ class AdobeExperiencePlatformHook(FlowServiceMixin, PlatformMixin, BaseHook):
         :param accept: ``Accept`` header (default: XDM for Schema Registry GETs, else JSON).
         :return: the successful ``requests.Response``.
         """
-        method = method.upper()
-        base = SERVICE_BASE_PATHS.get(service)
-        if base is None:
-            raise AEPInputError(
-                "service", f"unknown service {service!r}.", f"use one of {sorted(SERVICE_BASE_PATHS)}."
-            )
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise AEPInputError("path", f"must start with '/', got {path!r}.", "pass e.g. '/flows'.")
-        sandbox = sandbox_name if sandbox_name is not None else self.sandbox_name
-        if not isinstance(sandbox, str) or not _SANDBOX_NAME.fullmatch(sandbox):
-            raise AEPInputError(
-                "sandbox_name",
-                f"{sandbox!r} is not an AEP sandbox name (lowercase letters, digits and hyphens).",
-                "Use the sandbox's technical name as shown in the AEP UI, e.g. 'prod' or 'dev-2'.",
-            )
-        settings = self.conn_settings
-        url = settings.gateway_url + base + path
-        error_path = base + safe_path(path)
-        if accept is None:
-            accept = XED_ACCEPT if service == "schemaregistry" and method == "GET" else JSON
-        base_headers = {
-            "Accept": accept,
-            "x-api-key": settings.client_id,
-            "x-gw-ims-org-id": settings.org_id,
-            "x-sandbox-name": sandbox,
-        }
-        if json is not None:
-            base_headers["Content-Type"] = JSON
-        if if_match:
-            base_headers["If-Match"] = if_match
-        base_headers.update(headers or {})
-        replay_safe = _retry.replay_safe(method, if_match=bool(if_match))
+        _core.check_target(service, path)  # before the connection is read: bad input costs no I/O
+        sandbox = _core.check_sandbox(sandbox_name if sandbox_name is not None else self.sandbox_name)
+        call = _core.build_call(
+            self.conn_settings,
+            sandbox,
+            method,
+            service,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            if_match=if_match,
+            accept=accept,
+        )
+        static = bool(self.conn_settings.access_token)
         refreshed = False
 
         def attempt() -> requests.Response:
             nonlocal refreshed
             while True:
                 token = self.get_access_token()
-                response = self._send(
-                    method,
-                    url,
-                    error_path,
-                    lost_is_committed=not replay_safe,
-                    params=params,
-                    json=json,
-                    headers={**base_headers, "Authorization": f"Bearer {token}"},
+                response = self._send(call, token)
+                verdict = _core.judge(
+                    call, response, self._secrets(), may_refresh=not static and not refreshed
                 )
-                if response.status_code == 401 and not settings.access_token and not refreshed:
-                    # The token may have been revoked or expired early: one new token, one replay.
-                    refreshed = True
-                    self.log.info("AEP %s %s: HTTP 401; refreshing the access token once", method, error_path)
-                    _auth.TOKEN_CACHE.invalidate(self._token_key, token)
-                    continue
-                if response.status_code < 400:
+                if verdict == _core.OK:
                     return response
-                error = self._error(response, method, error_path)
-                if response.status_code >= 500 and not replay_safe:
-                    lost = AEPResponseLostError(
-                        method,
-                        error_path,
-                        error.status,
-                        error.code,
-                        error.title,
-                        error.detail,
-                        error.request_id,
-                    )
-                    raise lost from None
-                raise error
+                # The token may have been revoked or expired early: one new token, one replay.
+                refreshed = True
+                self.log.info(
+                    "AEP %s %s: HTTP 401; refreshing the access token once", call.method, call.error_path
+                )
+                _auth.TOKEN_CACHE.invalidate(self._token_key, token)
 
-        return self._retrying(method, error_path, bool(if_match), None)(attempt)
+        return self._retrying(call)(attempt)
 
     # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:

@@ -186,9 +186,12 @@ def test_connection_form_widgets(monkeypatch):
         "access_token",
         "request_timeout",
         "ui_tenant",  # links only
+        "trigger_max_in_flight",
     }
     assert set(widgets) == set(EXTRA_FIELDS)
     assert type(widgets["ui_tenant"]).__name__ == "StringField"
+    assert type(widgets["trigger_max_in_flight"]).__name__ == "FloatField"
+    assert widgets["trigger_max_in_flight"].kwargs["default"] == 64
     assert type(widgets["access_token"]).__name__ == "PasswordField"
     assert type(widgets["access_token"].kwargs["widget"]).__name__ == "BS3PasswordFieldWidget"
     assert type(widgets["request_timeout"]).__name__ == "FloatField"
