@@ -1,6 +1,6 @@
 """Flow-run status logic shared by the sensor, the trigger and the on-demand run operator.
 
-Everything here is pure (no Airflow, no HTTP) except :func:`fetch_run_states`, which takes a hook.
+Everything here is pure (no Airflow, no HTTP); reading runs is :mod:`airflow_provider_aep.wait`'s job.
 
 * :class:`RunStatus` normalises AEP's mixed vocabularies (``inProgress``, ``success``,
   ``partialSuccess``, ``failed``, ``IN_PROGRESS``, ``PARTIAL_SUCCESS``, ``Failed``...).
@@ -25,10 +25,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from typing import Any
 
 #: Values above this are epoch milliseconds, below it epoch seconds (1e11 s is year 5138).
 _MS_THRESHOLD = 1e11
@@ -406,21 +403,6 @@ def select_runs(runs: Iterable[dict[str, Any]], target: WaitTarget) -> list[dict
     chosen = [r for r in runs if covers_window(r, target.window_start, target.window_end)]
     chosen.sort(key=lambda r: started_at(r) or 0.0)
     return chosen
-
-
-def fetch_run_states(hook: AdobeExperiencePlatformHook, target: WaitTarget) -> list[RunState]:
-    """Read the runs the target waits for (blocking HTTP; call via ``asyncio.to_thread`` in async)."""
-    if target.mode == "run_id":
-        return [RunState.from_run(hook.get_run(str(target.run_id)))]
-    if not target.flow_id:
-        raise ValueError("flow_id is required unless run_id is given")
-    lower = target.started_after if target.mode == "started_after" else target.window_start
-    properties = None
-    if lower is not None:
-        # Server-side bound (documented filter); select_runs applies the exact rule.
-        properties = [f"metrics.durationSummary.startedAtUTC>={math.floor(lower * 1000)}"]
-    runs = list(hook.list_runs(target.flow_id, properties=properties))
-    return [RunState.from_run(r) for r in select_runs(runs, target)]
 
 
 def timeout_message(target: WaitTarget, states: list[RunState]) -> str:

@@ -351,62 +351,73 @@ def column_names(field: str, columns: Any) -> list[str]:
 
 
 _YEAR_3000 = 32_503_680_000  # 3000-01-01T00:00:00Z in epoch seconds
+#: Numbers at or above this are epoch milliseconds (1e11 epoch seconds would be the year 5138).
+_EPOCH_MS_THRESHOLD = 1e11
+_TIME_FIX = (
+    "Pass a timezone-aware datetime (e.g. data_interval_start), epoch seconds or milliseconds, "
+    "or an ISO 8601 string with an offset such as 2026-01-01T00:00:00Z."
+)
 
 
-def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> int:
-    """Convert a start time to epoch **seconds**.
+def parse_time(field: str, value: Any) -> float | None:
+    """The ONE time parser of every operator, sensor and trigger: epoch seconds, or None if unset.
 
-    Accepts ``None`` (now), a ``datetime`` (naive = UTC; pendulum values from
-    ``data_interval_start`` included), ``date``, int/float epoch seconds, a digit string, or an ISO
-    8601 string (what ``{{ data_interval_start }}`` renders to).
+    Policy (the README's "Times" section):
+
+    * a timezone-aware ``datetime`` (pendulum values such as ``data_interval_start`` included), an
+      ISO 8601 string *with* an offset (``Z``, ``+00:00``; what ``{{ data_interval_start }}``
+      renders to), or a ``date`` (00:00 UTC of that day);
+    * a number or digit string: epoch **seconds**, or epoch **milliseconds** when it is 1e11 or more
+      (what AEP itself returns, e.g. ``startedAtUTC``); converted to seconds;
+    * refused with :class:`AEPInputError`: naive datetimes and ISO strings without an offset (the
+      zone would be a guess, and a wrong guess silently shifts the window by hours), values after
+      the year 3000 once read as milliseconds (microseconds), negative values, anything else.
     """
-    if value is None:
-        return int((now or datetime.now(timezone.utc)).timestamp())
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     if isinstance(value, bool):
-        raise AEPInputError(
-            field, f"must be a time, got {value!r}.", "Pass a datetime, epoch seconds or ISO string."
-        )
+        raise AEPInputError(field, f"must be a time, got {value!r}.", _TIME_FIX)
     if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return int(dt.timestamp())
-    if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
-    if isinstance(value, (int, float)):
-        if abs(value) > _YEAR_3000 * 1_000_000 or not math.isfinite(value):
+        if value.tzinfo is None or value.utcoffset() is None:
             raise AEPInputError(
                 field,
-                f"{_show(value)} is not a usable time.",
-                "Pass a datetime, epoch seconds or ISO string.",
+                f"{value!r} is a naive datetime (no timezone); the window would be a guess.",
+                "Use a timezone-aware datetime, e.g. datetime(2026, 1, 1, tzinfo=timezone.utc).",
             )
-        seconds = int(value)
-    elif isinstance(value, str):
+        return value.timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+    if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d{1,20}(\.\d+)?", text):
-            seconds = int(float(text))
-        else:
-            iso = text.replace("Z", "+00:00") if text.endswith("Z") else text
+        if not _is_number(text):
             try:
-                dt = datetime.fromisoformat(iso)
+                parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
             except ValueError:
+                raise AEPInputError(field, f"{text!r} is not a time.", _TIME_FIX) from None
+            if parsed.tzinfo is None:
                 raise AEPInputError(
-                    field,
-                    f"{text!r} is not a time.",
-                    "Pass a datetime, epoch seconds, or an ISO 8601 string such as 2026-01-01T00:00:00Z.",
-                ) from None
-            return to_epoch_seconds(field, dt)
+                    field, f"{text!r} has no UTC offset.", "Append 'Z' or '+00:00' (AEP works in UTC)."
+                )
+            return parsed.timestamp()
+        number = float(text)
+    elif isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float (10**400)
+            number = math.inf
     else:
-        raise AEPInputError(
-            field, f"must be a time, got {_show(value)}.", "Pass a datetime, epoch seconds or ISO string."
-        )
+        raise AEPInputError(field, f"must be a time, got {_show(value)}.", _TIME_FIX)
+    if not math.isfinite(number):
+        raise AEPInputError(field, f"{_show(value)} is not a time.", _TIME_FIX)
+    seconds = number / 1000.0 if abs(number) >= _EPOCH_MS_THRESHOLD else number
     if seconds > _YEAR_3000:
         raise AEPInputError(
             field,
-            f"{seconds} is after the year 3000: it looks like epoch milliseconds, and "
-            "scheduleParams.startTime is epoch seconds.",
-            "Divide by 1000 (or pass a datetime).",
+            f"{value!r} is after the year 3000 even read as epoch milliseconds (microseconds?).",
+            "Pass epoch seconds (10 digits) or milliseconds (13 digits), or a datetime.",
         )
     if seconds < 0:
-        raise AEPInputError(field, f"{seconds} is negative.", "Pass a time after 1970.")
+        raise AEPInputError(field, f"{value!r} is negative.", "Pass a time after 1970.")
     return seconds
 
 
@@ -461,6 +472,22 @@ def check_count(field: str, value: Any, maximum: int) -> int:
 
 #: Longest schedule interval per frequency: one year.
 MAX_INTERVAL = {"minute": 525_600, "hour": 8_760, "day": 366, "week": 53}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def to_epoch_seconds(field: str, value: Any, *, now: datetime | None = None) -> int:
+    """:func:`parse_time` as whole epoch seconds; ``None`` means now (a dataflow's start time)."""
+    seconds = parse_time(field, value)
+    if seconds is None:
+        return int((now or datetime.now(timezone.utc)).timestamp())
+    return int(seconds)
 
 
 def build_schedule(frequency: Any, interval: Any, backfill: Any, start_time: int) -> dict[str, Any]:

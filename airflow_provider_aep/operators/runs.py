@@ -30,13 +30,14 @@ from airflow_provider_aep.operators._twins import poll_for_commit
 from airflow_provider_aep.retrigger import AEPRetriggerMixin, check_retrigger_failed
 from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
-from airflow_provider_aep.sensors.flow_run import (
+from airflow_provider_aep.validation import check_wait_timeout
+from airflow_provider_aep.wait import (
     FlowRunWaitMixin,
+    check_literals,
     default_deferrable,
     resolve_window,
     validate_uuid,
 )
-from airflow_provider_aep.validation import check_wait_timeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -151,6 +152,9 @@ class AEPRunFlowOperator(
         self.aep_conn_id = aep_conn_id
         self.sandbox_name = sandbox_name
         self.run_id: str | None = None
+        check_literals(
+            flow_id=("uuid", flow_id), window_start=("time", window_start), window_end=("time", window_end)
+        )
         self._hook: AdobeExperiencePlatformHook | None = None
 
     @property

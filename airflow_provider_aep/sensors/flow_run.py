@@ -1,4 +1,4 @@
-"""Sensor waiting for AEP flow runs, plus the wait logic it shares with ``AEPRunFlowOperator``.
+"""Sensor waiting for AEP flow runs (the wait logic itself lives in :mod:`airflow_provider_aep.wait`).
 
 Which runs are awaited (exactly one mode):
 
@@ -22,13 +22,12 @@ partial success -> ``partial_success="warn"`` (default: succeed, WARNING with fa
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk import BaseSensorOperator
 from airflow.sdk.bases.sensor import PokeReturnValue
 from airflow.sdk.exceptions import (
     AirflowSensorTimeout,
@@ -37,349 +36,27 @@ from airflow.sdk.exceptions import (
     TaskDeferralTimeout,
 )
 
-from airflow_provider_aep.exceptions import (
-    AEPConnectionError,
-    AEPError,
-    AEPFlowRunError,
-    AEPInputError,
-    AEPRateLimitError,
-    AEPServerError,
-)
+from airflow_provider_aep.exceptions import AEPError, AEPFlowRunError
 from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
 from airflow_provider_aep.links import AEPFlowRunLink
 from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
-from airflow_provider_aep.runs_status import (
-    RunState,
-    RunStatus,
-    WaitTarget,
-    aggregate_status,
-    fetch_run_states,
-    timeout_message,
-    to_epoch_seconds,
+from airflow_provider_aep.runs_status import WaitTarget, timeout_message
+from airflow_provider_aep.validation import check_wait_timeout
+from airflow_provider_aep.wait import (
+    PARTIAL_SUCCESS_MODES,
+    FlowRunWaitMixin,
+    check_literals,
+    default_deferrable,
+    epoch_from,
+    resolve_window,
+    validate_uuid,
 )
-from airflow_provider_aep.validation import check_count, check_poll_interval, check_wait_timeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-    from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
-
-PARTIAL_SUCCESS_MODES = ("warn", "fail", "succeed")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TRANSIENT = (AEPRateLimitError, AEPServerError, AEPConnectionError)
-_EVENT_TERMINAL = {"success", "partial_success", "failed", "cancelled"}
-
-
-def default_deferrable() -> bool:
-    """``[operators] default_deferrable`` (False when unset)."""
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def validate_uuid(field: str, value: Any) -> str:
-    """Return ``value`` if it is a Flow Service UUID, else raise :class:`AEPInputError`."""
-    if not isinstance(value, str) or not _UUID.match(value.strip()):
-        raise AEPInputError(
-            field,
-            f"{value!r} is not a Flow Service id (a UUID such as 3fb0418e-1804-45d6-8d56-dd51f05c0baf).",
-            "Pass the id returned by the create operator or shown in the AEP UI.",
-        )
-    return value.strip()
-
-
-_YEAR_3000 = 32_503_680_000
-
-
-def resolve_window(context: Any, window_start: Any, window_end: Any, alternative: str) -> tuple[float, float]:
-    """``[start, end)`` in epoch seconds from explicit values, else the DAG run's data interval.
-
-    :param alternative: how else the caller can be told what to wait for (ends the fix text).
-    """
-    start = epoch_from("window_start", window_start)
-    end = epoch_from("window_end", window_end)
-    if start is None:
-        start = epoch_from("data_interval_start", context.get("data_interval_start"))
-    if end is None:
-        end = epoch_from("data_interval_end", context.get("data_interval_end"))
-    if start is None or end is None:
-        raise AEPInputError(
-            "window_start/window_end",
-            "no window given and the DAG run has no data interval.",
-            f"Pass window_start and window_end, {alternative}.",
-        )
-    if not start < end:
-        raise AEPInputError(
-            "window_start",
-            f"must be earlier than window_end ({start} >= {end}).",
-            f"Swap the two values, {alternative}.",
-        )
-    return start, end
-
-
-def epoch_from(field: str, value: Any) -> float | None:
-    """Epoch seconds from a tz-aware datetime, an ISO-8601 string with offset, or epoch s/ms.
-
-    Naive datetimes and ISO strings without an offset are refused (AEP runs in UTC; guessing the
-    zone silently shifts the window).
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise AEPInputError(
-                field, "naive datetime (no timezone).", "Use a timezone-aware datetime (UTC)."
-            )
-        return value.timestamp()
-    if isinstance(value, str) and not _is_number(value):
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise AEPInputError(
-                field,
-                f"{value!r} is not an ISO-8601 date-time.",
-                "Pass a timezone-aware datetime, epoch seconds or a string such as 2026-01-01T00:00:00Z.",
-            ) from None
-        if parsed.tzinfo is None:
-            raise AEPInputError(field, f"{value!r} has no UTC offset.", "Append 'Z' or '+00:00'.")
-        return parsed.timestamp()
-    try:
-        result = to_epoch_seconds(value)
-    except (ValueError, OverflowError):
-        result = None
-    if result is None:
-        raise AEPInputError(
-            field,
-            f"{value!r} is not a date-time or epoch time.",
-            "Pass a timezone-aware datetime, epoch seconds or an ISO-8601 string with an offset.",
-        )
-    if result > _YEAR_3000:
-        raise AEPInputError(
-            field,
-            f"{value!r} is after the year 3000, so it is not epoch seconds or milliseconds.",
-            "Pass epoch seconds (10 digits) or a datetime; divide microseconds by 1,000,000.",
-        )
-    return result
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _seconds(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
-class FlowRunWaitMixin:
-    """Waiting logic shared by :class:`AEPFlowRunSensor` and ``AEPRunFlowOperator``.
-
-    The host class provides ``aep_conn_id``, ``sandbox_name``, ``partial_success``,
-    ``max_transient_errors``, ``log``, ``defer`` and ``task_id``.
-    """
-
-    aep_conn_id: str
-    sandbox_name: str | None
-    partial_success: str
-    max_transient_errors: int
-    _transient_errors: int = 0
-    _last_states: list[RunState] = []
-    log: Any
-
-    def _make_hook(self) -> AdobeExperiencePlatformHook:
-        from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-
-        return AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name)
-
-    def _check_partial_success_mode(self) -> None:
-        if self.partial_success not in PARTIAL_SUCCESS_MODES:
-            raise AEPInputError(
-                "partial_success",
-                f"{self.partial_success!r} is not one of {PARTIAL_SUCCESS_MODES}.",
-                "Use 'warn' (succeed with a warning), 'succeed' or 'fail'.",
-            )
-
-    def check_wait_settings(
-        self, hook: AdobeExperiencePlatformHook, interval_field: str, interval: Any
-    ) -> float:
-        """Validate the poll interval (1 s floor against AEP, 0.01 s against a loopback emulator)
-        and ``max_transient_errors``; return the interval in seconds. No HTTP."""
-        from urllib.parse import urlsplit
-
-        from airflow_provider_aep.hooks._connection import is_loopback
-
-        self.max_transient_errors = check_count("max_transient_errors", self.max_transient_errors, 1000)
-        loopback = is_loopback(urlsplit(hook.conn_settings.gateway_url).hostname or "")
-        return check_poll_interval(interval_field, interval, loopback=loopback)
-
-    def poll_runs(self, hook: AdobeExperiencePlatformHook, target: WaitTarget) -> list[RunState] | None:
-        """One check: log progress; return the states once all awaited runs are terminal, else None.
-
-        Transient API errors (after the hook's own retries) are tolerated up to
-        ``max_transient_errors`` consecutive checks.
-        """
-        try:
-            states = fetch_run_states(hook, target)
-        except _TRANSIENT as exc:
-            self._transient_errors += 1
-            if self._transient_errors > self.max_transient_errors:
-                raise
-            self.log.warning(
-                "Transient AEP error while checking %s (%d/%d), will retry: %s",
-                target.describe(),
-                self._transient_errors,
-                self.max_transient_errors,
-                exc,
-            )
-            return None
-        self._transient_errors = 0
-        self._last_states = states
-        now = time.time()
-        if not states:
-            self.log.info("No matching run yet for %s", target.describe())
-        for state in states:
-            self.log.info("AEP %s", state.progress_line(now))
-        return states if aggregate_status(states) is not None else None
-
-    def conclude(self, target: WaitTarget, states: list[RunState]) -> str | list[str]:
-        """Apply the outcome policy to terminal states; return run id(s) or raise."""
-        outcome = aggregate_status(states)
-        if outcome is None:  # never expected here: fail closed
-            raise AEPError(f"Cannot conclude on {target.describe()}: runs are not terminal.")
-        partial = [s for s in states if s.run_status is RunStatus.PARTIAL_SUCCESS]
-        bad = [s for s in states if s.run_status.is_failure]
-        if not bad and partial and self.partial_success == "fail":
-            bad = partial
-        if bad:
-            raise _run_error(bad, target)
-        if partial:
-            message = _partial_line(partial)
-            if self.partial_success == "warn":
-                self.log.warning("%s", message)
-            else:
-                self.log.info("%s (partial_success=%r)", message, self.partial_success)
-        ids = [s.run_id for s in states]
-        self.log.info("%s finished successfully: %s", target.describe(), ", ".join(ids))
-        if target.mode == "window":
-            return ids
-        return ids[0]
-
-    def deferral_deadline(
-        self, context: Context, timeout: float | None, started: float
-    ) -> tuple[float | None, str]:
-        """Absolute deadline (epoch s) for the trigger: min(sensor timeout, execution_timeout)."""
-        candidates: list[tuple[float, str]] = []
-        if timeout is not None:
-            candidates.append((started + timeout, "timeout"))
-        execution_timeout = getattr(self, "execution_timeout", None)
-        if execution_timeout:
-            ti_start = getattr(context.get("ti"), "start_date", None)
-            base = ti_start.timestamp() if isinstance(ti_start, datetime) else started
-            candidates.append((base + execution_timeout.total_seconds(), "execution_timeout"))
-        if not candidates:
-            return None, "timeout"
-        return min(candidates)
-
-    def make_trigger(
-        self, target: WaitTarget, poll_interval: float, end_time: float | None, reason: str
-    ) -> AEPFlowRunTrigger:
-        """The trigger for ``target`` (imported lazily)."""
-        from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
-
-        return AEPFlowRunTrigger(
-            flow_id=target.flow_id,
-            run_id=target.run_id,
-            window_start=target.window_start,
-            window_end=target.window_end,
-            started_after=target.started_after,
-            aep_conn_id=self.aep_conn_id,
-            sandbox_name=self.sandbox_name,
-            poll_interval=poll_interval,
-            end_time=end_time,
-            timeout_reason=reason,
-            max_transient_errors=self.max_transient_errors,
-            next_poll_at=time.time() + poll_interval,  # the task has just polled
-        )
-
-    def defer_wait(
-        self,
-        context: Context,
-        target: WaitTarget,
-        *,
-        poll_interval: float,
-        timeout: float | None,
-        started: float,
-        method_name: str = "execute_complete",
-    ) -> None:
-        """Hand the wait to the triggerer with an absolute deadline (never returns)."""
-        end_time, reason = self.deferral_deadline(context, timeout, started)
-        trigger = self.make_trigger(target, poll_interval, end_time, reason)
-        defer_timeout = None if end_time is None else timedelta(seconds=max(end_time - time.time(), 0) + 5)
-        self.log.info("Deferring: waiting for %s in the triggerer", target.describe())
-        self.defer(trigger=trigger, method_name=method_name, timeout=defer_timeout)  # type: ignore[attr-defined]
-
-    def parse_event(self, event: Any) -> tuple[str, WaitTarget, list[RunState], str, str | None]:
-        """Validate a trigger event, fail-closed: anything malformed raises :class:`AEPError`."""
-        if not isinstance(event, dict):
-            raise AEPError(f"Flow run trigger returned no usable event ({type(event).__name__}); failing.")
-        status = event.get("status")
-        if status not in _EVENT_TERMINAL | {"timeout", "error"}:
-            raise AEPError(f"Flow run trigger returned an unknown status {status!r}; failing.")
-        raw_target = event.get("target")
-        if not isinstance(raw_target, dict):
-            raise AEPError("Flow run trigger event has no target; failing.")
-        try:
-            target = WaitTarget(**raw_target)
-            runs = event.get("runs") or []
-            if not isinstance(runs, list):
-                raise ValueError("runs is not a list")
-            states = [RunState.from_dict(r) for r in runs]
-        except (TypeError, ValueError) as exc:
-            raise AEPError(f"Flow run trigger event is malformed ({exc}); failing.") from None
-        message = str(event.get("message") or "")
-        if status in _EVENT_TERMINAL:
-            outcome = aggregate_status(states)
-            if outcome is None or outcome.value != status:
-                raise AEPError(
-                    f"Flow run trigger event says {status!r} but its runs say "
-                    f"{outcome.value if outcome else 'not finished'}; failing."
-                )
-        reason = event.get("reason")
-        return status, target, states, message, reason if isinstance(reason, str) else None
-
-
-def _partial_line(partial: Sequence[RunState]) -> str:
-    parts = []
-    for s in partial:
-        errors = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in s.errors[:3])
-        parts.append(
-            f"run {s.run_id} partially succeeded: {s.records_failed if s.records_failed is not None else '?'}"
-            f" failed records of {s.records_read if s.records_read is not None else '?'} read"
-            + (f" ({errors})" if errors else "")
-        )
-    return "AEP " + " | ".join(parts)
-
-
-def _run_error(bad: Sequence[RunState], target: WaitTarget) -> AEPFlowRunError:
-    errors: list[dict[str, Any]] = []
-    for s in bad:
-        errors.extend(s.errors)
-    failed = [s.records_failed for s in bad if s.records_failed is not None]
-    return AEPFlowRunError(
-        run_id=", ".join(s.run_id for s in bad),
-        status=", ".join(sorted({s.raw_status or s.status for s in bad})),
-        errors=errors,
-        failed_records=sum(failed) if failed else None,
-        flow_id=target.flow_id or bad[0].flow_id,
-    )
 
 
 class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator):
@@ -461,6 +138,13 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         self.aep_conn_id = aep_conn_id
         self.sandbox_name = sandbox_name
         self._target: WaitTarget | None = None
+        check_literals(
+            flow_id=("uuid", flow_id),
+            run_id=("uuid", run_id),
+            window_start=("time", window_start),
+            window_end=("time", window_end),
+            started_after=("time", started_after),
+        )
         self._hook: AdobeExperiencePlatformHook | None = None
 
     def build_target(self, context: Context) -> WaitTarget:

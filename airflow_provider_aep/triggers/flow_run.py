@@ -1,50 +1,53 @@
-"""Trigger that waits, in the triggerer, for AEP flow runs to finish."""
+"""Trigger that waits, in the triggerer, for AEP flow runs to finish.
+
+It polls with the native async client (:class:`~airflow_provider_aep.hooks._async.AsyncAEPClient`,
+``httpx``): no thread per request, one pooled client per event loop, a bounded number of requests
+in flight, one IMS token for the whole process, and a 429 slows every wait of the process down
+together. The wait logic itself (which runs, transient-error budget, terminal statuses) lives in
+:mod:`airflow_provider_aep.wait`, shared with the sensor and the run operator.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_aep.exceptions import (
-    AEPConnectionError,
-    AEPError,
-    AEPRateLimitError,
-    AEPServerError,
-)
-from airflow_provider_aep.runs_status import (
-    RunState,
-    WaitTarget,
-    aggregate_status,
-    fetch_run_states,
-    timeout_message,
-)
+from airflow_provider_aep.exceptions import AEPError
+from airflow_provider_aep.hooks._async import AsyncAEPClient
+from airflow_provider_aep.hooks._retry import RetryPolicy
+from airflow_provider_aep.runs_status import RunState, WaitTarget, aggregate_status, timeout_message
 from airflow_provider_aep.validation import check_count, check_poll_interval
+from airflow_provider_aep.wait import (
+    ASYNC_TRIGGER_RETRY,
+    DEFAULT_TRIGGER_RETRY,
+    EVENT_STATUSES,
+    TRANSIENT_ERRORS,
+    TransientBudget,
+    afetch_run_states,
+)
 
-#: Exceptions tolerated while polling (after the hook's own retries), up to ``max_transient_errors``.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AEPRateLimitError, AEPServerError, AEPConnectionError)
-
-#: Hook retry policy inside the trigger: short, so a poll never holds one of the triggerer's shared
-#: worker threads for long (the trigger itself retries transient errors every ``poll_interval``,
-#: sleeping with ``asyncio.sleep``, which costs no thread).
-DEFAULT_TRIGGER_RETRY: dict[str, Any] = {
-    "max_attempts": 2,
-    "max_wait_seconds": 5.0,
-    "max_total_seconds": 10.0,
-}
-
-#: Statuses an event can carry. Terminal run outcomes, plus ``timeout`` and ``error``.
-EVENT_STATUSES = frozenset({"success", "partial_success", "failed", "cancelled", "timeout", "error"})
+__all__ = [
+    "ASYNC_TRIGGER_RETRY",
+    "DEFAULT_TRIGGER_RETRY",
+    "EVENT_STATUSES",
+    "TRANSIENT_ERRORS",
+    "AEPFlowRunTrigger",
+]
 
 
 class AEPFlowRunTrigger(BaseTrigger):
     """Poll AEP Flow Service until the awaited run(s) reach a terminal state; yield ONE event.
 
-    All hook calls (including the connection lookup and the IMS token) run in a worker thread
-    (``asyncio.to_thread``), so the triggerer's event loop never blocks.
+    Every call (connection lookup, IMS token, polls) is a coroutine: the wait holds no thread,
+    and the triggerer's event loop never blocks. Polls keep an absolute schedule (every
+    ``poll_interval`` seconds from the first one, whatever a poll's latency); when the first poll is
+    overdue (a trigger re-created after a triggerer restart) or unset, it happens at a random moment
+    within one interval, so 1,000 re-created waits do not hit AEP in the same second.
 
     :param flow_id: flow whose runs are awaited (optional when ``run_id`` is given).
     :param run_id: wait for this run.
@@ -61,10 +64,10 @@ class AEPFlowRunTrigger(BaseTrigger):
         the timeout event so the task raises the matching exception.
     :param max_transient_errors: consecutive 429/5xx/connection failures (each already retried by
         the hook) tolerated before an ``error`` event.
-    :param retry_policy: keyword arguments for the hook's ``RetryPolicy`` (JSON-safe), or ``None``
-        for :data:`DEFAULT_TRIGGER_RETRY` (short in-thread retries; the trigger loop does the rest).
+    :param retry_policy: keyword arguments of ``RetryPolicy`` (JSON-safe) for each poll's requests,
+        or ``None`` for :data:`~airflow_provider_aep.wait.ASYNC_TRIGGER_RETRY`.
     :param next_poll_at: epoch seconds of the first poll (the deferring task has just polled);
-        ``None`` polls at once.
+        ``None`` or a time already past: within one ``poll_interval``, at random (spread).
 
     Event payload: ``{"status": success|partial_success|failed|cancelled|timeout|error,
     "target": {...}, "runs": [RunState dicts], "message": str, "reason": str|None}``.
@@ -135,15 +138,10 @@ class AEPFlowRunTrigger(BaseTrigger):
             started_after=self.started_after,
         )
 
-    def _make_hook(self) -> Any:
-        from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
-
-        policy = RetryPolicy(**(self.retry_policy or DEFAULT_TRIGGER_RETRY))
-        hook = AdobeExperiencePlatformHook(
-            aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name, retry_policy=policy
-        )
-        hook.get_access_token()  # connection lookup + IMS token, in this worker thread
-        return hook
+    def _client(self) -> Any:
+        """The async AEP client of this wait (a seam for tests)."""
+        policy = RetryPolicy(**(self.retry_policy or ASYNC_TRIGGER_RETRY))
+        return AsyncAEPClient(self.aep_conn_id, self.sandbox_name, policy, log=self.log)
 
     def _event(
         self, status: str, runs: list[RunState], message: str, reason: str | None = None
@@ -161,65 +159,74 @@ class AEPFlowRunTrigger(BaseTrigger):
     def _remaining(self) -> float | None:
         return None if self.end_time is None else self.end_time - time.time()
 
+    def _first_poll_at(self, now: float) -> float:
+        if self.next_poll_at is not None and self.next_poll_at > now:
+            return self.next_poll_at
+        # Unset, or overdue after a triggerer restart: spread the re-created waits over one interval.
+        return now + random.uniform(0.0, self.poll_interval)
+
+    async def _sleep_until(self, when: float) -> None:
+        delay = when - time.time()
+        remaining = self._remaining()
+        if remaining is not None:
+            delay = min(delay, remaining)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until terminal, deadline or persistent error; yield exactly one event."""
+        """Poll until terminal, deadline or persistent error; yield exactly one event.
+
+        The client is closed before the event is yielded (and on cancellation), so a finished or
+        cancelled wait leaves no open connection and no task behind.
+        """
+        client = self._client()
+        try:
+            event = await self._wait(client)
+        finally:
+            await client.close()
+        yield event
+
+    async def _wait(self, client: Any) -> TriggerEvent:
         target = self.target
-        hook: Any = None
-        consecutive_errors = 0
+        budget = TransientBudget(self.max_transient_errors)
         states: list[RunState] = []
-        # The task polled just before deferring: the first poll here waits for its turn (an
-        # absolute time, so a trigger re-created after a triggerer restart does not wait again).
-        if self.next_poll_at is not None:
-            delay = self.next_poll_at - time.time()
-            remaining = self._remaining()
-            if remaining is not None:
-                delay = min(delay, remaining)
-            if delay > 0:
-                await asyncio.sleep(delay)
+        due = self._first_poll_at(time.time())
+        await self._sleep_until(due)
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
-                yield self._timeout_event(target, states)
-                return
+                return self._timeout_event(target, states)
             try:
-                if hook is None:
-                    hook = await asyncio.wait_for(asyncio.to_thread(self._make_hook), remaining)
-                states = await asyncio.wait_for(
-                    asyncio.to_thread(fetch_run_states, hook, target), self._remaining()
-                )
+                states = await asyncio.wait_for(self._poll(client, target), remaining)
             except asyncio.TimeoutError:
                 continue  # deadline reached while a call was in flight; next loop emits timeout
             except TRANSIENT_ERRORS as exc:
-                consecutive_errors += 1
-                if consecutive_errors > self.max_transient_errors:
-                    yield self._event(
+                if not budget.spend():
+                    return self._event(
                         "error",
                         states,
-                        f"Giving up on {target.describe()} after {consecutive_errors} consecutive "
+                        f"Giving up on {target.describe()} after {budget.count} consecutive "
                         f"transient API errors; last: {exc}",
                         reason=type(exc).__name__,
                     )
-                    return
                 self.log.warning(
                     "Transient AEP error while polling %s (%d/%d): %s",
                     target.describe(),
-                    consecutive_errors,
-                    self.max_transient_errors,
+                    budget.count,
+                    budget.limit,
                     exc,
                 )
             except AEPError as exc:
-                yield self._event("error", states, str(exc), reason=type(exc).__name__)
-                return
+                return self._event("error", states, str(exc), reason=type(exc).__name__)
             except Exception as exc:
-                yield self._event(
+                return self._event(
                     "error",
                     states,
                     f"Unexpected error while polling {target.describe()}: {exc!r}",
                     reason=type(exc).__name__,
                 )
-                return
             else:
-                consecutive_errors = 0
+                budget.reset()
                 now = time.time()
                 if not states:
                     self.log.info("No run yet for %s", target.describe())
@@ -227,11 +234,20 @@ class AEPFlowRunTrigger(BaseTrigger):
                     self.log.info("AEP %s", state.progress_line(now))
                 outcome = aggregate_status(states)
                 if outcome is not None:
-                    yield self._event(outcome.value, states, f"{target.describe()} finished: {outcome.value}")
-                    return
-            remaining = self._remaining()
-            delay = self.poll_interval if remaining is None else max(min(self.poll_interval, remaining), 0.0)
-            await asyncio.sleep(delay)
+                    return self._event(
+                        outcome.value, states, f"{target.describe()} finished: {outcome.value}"
+                    )
+            # An absolute schedule: a slow answer does not push every later poll back.
+            due += self.poll_interval
+            now = time.time()
+            if due < now:
+                due = now
+            await self._sleep_until(due)
+
+    @staticmethod
+    async def _poll(client: Any, target: WaitTarget) -> list[RunState]:
+        await client.open()
+        return await afetch_run_states(client, target)
 
     def _timeout_event(self, target: WaitTarget, states: list[RunState]) -> TriggerEvent:
         return self._event("timeout", states, timeout_message(target, states), reason=self.timeout_reason)

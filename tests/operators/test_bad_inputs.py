@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -241,7 +242,9 @@ CASES: list[tuple[type, dict[str, Any], dict[str, Any], str, str]] = [
     (AEPCreateDataflowOperator, FLOW, {"frequency": "once", "backfill": True}, "backfill", "must not be set"),
     (AEPCreateDataflowOperator, FLOW, {"interval": "fifteen"}, "interval", "integer"),
     (AEPCreateDataflowOperator, FLOW, {"backfill": "yes"}, "backfill", "true or false"),
-    (AEPCreateDataflowOperator, FLOW, {"start_time": 1590792316000}, "start_time", "milliseconds"),
+    (AEPCreateDataflowOperator, FLOW, {"start_time": 1590792316000000}, "start_time", "milliseconds"),
+    (AEPCreateDataflowOperator, FLOW, {"start_time": datetime(2026, 1, 1)}, "start_time", "naive"),
+    (AEPCreateDataflowOperator, FLOW, {"start_time": "2026-01-01T00:00:00"}, "start_time", "offset"),
     (AEPCreateDataflowOperator, FLOW, {"start_time": "next tuesday"}, "start_time", "not a time"),
     (AEPCreateDataflowOperator, FLOW, {"delta_column": ""}, "delta_column", "column name"),
     (AEPCreateDataflowOperator, FLOW, {"options": {"partialIngestion": 5}}, "options", "unknown option"),

@@ -84,15 +84,15 @@ def flow_posts(aep: Any) -> list:
     "start_time",
     [
         datetime(2026, 1, 1, tzinfo=timezone.utc),
-        datetime(2026, 1, 1),  # naive = UTC
         pendulum.datetime(2026, 1, 1, tz="UTC"),  # data_interval_start with native rendering
         JAN1,
+        JAN1 * 1000,  # epoch milliseconds (AEP's own unit): the same instant
         str(JAN1),
         "2026-01-01T00:00:00Z",
         "2026-01-01 00:00:00+00:00",  # what "{{ data_interval_start }}" renders to
         "2026-01-01T01:00:00+01:00",
     ],
-    ids=["aware", "naive", "pendulum", "int", "digits", "iso-z", "rendered", "offset"],
+    ids=["aware", "pendulum", "int", "ms", "digits", "iso-z", "rendered", "offset"],
 )
 def test_start_time_forms_become_epoch_seconds(aep: Any, run_op: Any, ids: dict, start_time: Any) -> None:
     flow_id, xcoms = run_op(

@@ -416,14 +416,19 @@ CASES: list[Case] = [
         "backfill",
     ),
     Case("flow-backfill-wrong-type", AEPCreateDataflowOperator, FLOW, {"backfill": "yes"}, "backfill"),
+    # Epoch milliseconds are accepted by every operator (one time policy); microseconds are not.
     Case(
-        "flow-start-time-in-ms", AEPCreateDataflowOperator, FLOW, {"start_time": 1767225600000}, "start_time"
-    ),
-    Case(
-        "flow-start-time-ms-string",
+        "flow-start-time-in-us",
         AEPCreateDataflowOperator,
         FLOW,
-        {"start_time": "1767225600000"},
+        {"start_time": 1767225600000000},
+        "start_time",
+    ),
+    Case(
+        "flow-start-time-us-string",
+        AEPCreateDataflowOperator,
+        FLOW,
+        {"start_time": "1767225600000000"},
         "start_time",
     ),
     Case(
@@ -537,6 +542,23 @@ CASES: list[Case] = [
         SENSOR,
         {"window_start": None, "window_end": None},
         "window_start",
+    ),
+    Case(
+        "flow-start-time-naive",
+        AEPCreateDataflowOperator,
+        FLOW,
+        {"start_time": datetime(2026, 1, 1)},
+        "start_time",
+    ),
+    Case(
+        "flow-start-time-without-offset",
+        AEPCreateDataflowOperator,
+        FLOW,
+        {"start_time": "2026-01-01T00:00:00"},
+        "start_time",
+    ),
+    Case(
+        "run-window-microseconds", AEPRunFlowOperator, RUN, {"window_start": 1767225600000000}, "window_start"
     ),
     Case(
         "sensor-naive-datetime",

@@ -370,7 +370,8 @@ def test_execute_complete_accepts_a_valid_event():
 
 def test_deferrable_default_comes_from_config(monkeypatch):
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "true")
-    assert AEPFlowRunSensor(task_id="x", run_id="r").deferrable is True
+    run = "3fb0418e-1804-45d6-8d56-dd51f05c0baf"  # literal ids are checked when the DAG is parsed
+    assert AEPFlowRunSensor(task_id="x", run_id=run).deferrable is True
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "false")
-    assert AEPFlowRunSensor(task_id="x", run_id="r").deferrable is False
-    assert AEPFlowRunSensor(task_id="x", run_id="r").poke_interval == 30
+    assert AEPFlowRunSensor(task_id="x", run_id=run).deferrable is False
+    assert AEPFlowRunSensor(task_id="x", run_id=run).poke_interval == 30
