@@ -366,7 +366,7 @@ def parse_time(field: str, value: Any) -> float | None:
 
     * a timezone-aware ``datetime`` (pendulum values such as ``data_interval_start`` included), an
       ISO 8601 string *with* an offset (``Z``, ``+00:00``; what ``{{ data_interval_start }}``
-      renders to), or a ``date`` (00:00 UTC of that day);
+      renders to), or a ``date`` or ``YYYY-MM-DD`` string (00:00 UTC of that day);
     * a number or digit string: epoch **seconds**, or epoch **milliseconds** when it is 1e11 or more
       (what AEP itself returns, e.g. ``startedAtUTC``); converted to seconds;
     * refused with :class:`AEPInputError`: naive datetimes and ISO strings without an offset (the
@@ -390,6 +390,12 @@ def parse_time(field: str, value: Any) -> float | None:
     if isinstance(value, str):
         text = value.strip()
         if not _is_number(text):
+            if len(text) == 10 and text[4] == "-" and text[7] == "-":  # a date: as a date object
+                try:
+                    day = date.fromisoformat(text)
+                except ValueError:
+                    raise AEPInputError(field, f"{text!r} is not a time.", _TIME_FIX) from None
+                return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
             try:
                 parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
             except ValueError:

@@ -14,7 +14,8 @@ same functions the sync hook drives. The IMS token comes from the same process-w
 
 Manners towards AEP, per event loop (one triggerer process) and AEP host, in :class:`HostChannel`:
 
-* one pooled ``httpx.AsyncClient`` shared by every wait (keep-alive connections are reused);
+* pooled ``httpx.AsyncClient`` connections shared by every wait (keep-alive connections are
+  reused; spread over small pools, see :data:`SHARD_CONNECTIONS`);
 * at most ``trigger_max_in_flight`` requests in flight (connection extra, default
   :data:`~airflow_provider_aep.connection_fields.DEFAULT_TRIGGER_MAX_IN_FLIGHT`); more wait in line;
 * a ``429`` pauses *every* request of the process to that host for its ``Retry-After`` and from
@@ -113,6 +114,10 @@ async def load_connection(conn_id: str) -> ConnectionInfo:
 
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
+#: Connections per pooled client. httpcore's pool does O(connections^2) bookkeeping on every
+#: request (each idle connection re-counts the idle ones, and probes its socket); 64 connections
+#: in one pool cost ~15 ms of CPU per request, so a channel shares its bound over small pools.
+SHARD_CONNECTIONS = 2
 
 
 def _new_client(max_in_flight: int, timeout: float) -> httpx.AsyncClient:
@@ -129,14 +134,32 @@ def _new_client(max_in_flight: int, timeout: float) -> httpx.AsyncClient:
     )
 
 
-class HostChannel:
-    """One event loop's traffic to one AEP host: pooled client, in-flight bound, shared throttle."""
+def _new_clients(max_in_flight: int, timeout: float) -> list[tuple[httpx.AsyncClient, int]]:
+    """``(client, connections)`` shards whose connections add up to ``max_in_flight``."""
+    sizes = [SHARD_CONNECTIONS] * (max_in_flight // SHARD_CONNECTIONS)
+    if max_in_flight % SHARD_CONNECTIONS:
+        sizes.append(max_in_flight % SHARD_CONNECTIONS)
+    return [(_new_client(size, timeout), size) for size in sizes]
 
-    def __init__(self, origin: str, max_in_flight: int, client: httpx.AsyncClient) -> None:
+
+class _Shard:
+    """One small connection pool of a channel and its free connections."""
+
+    def __init__(self, client: httpx.AsyncClient, size: int) -> None:
+        self.client = client
+        self.free = size
+
+
+class HostChannel:
+    """One event loop's traffic to one AEP host: pooled clients, in-flight bound, shared throttle."""
+
+    def __init__(self, origin: str, max_in_flight: int, clients: list[tuple[httpx.AsyncClient, int]]) -> None:
         self.origin = origin
         self.max_in_flight = max_in_flight
-        self.client = client
-        self.slots = asyncio.Semaphore(max_in_flight)
+        self.shards = [_Shard(client, size) for client, size in clients]
+        self.clients = [shard.client for shard in self.shards]
+        #: The in-flight bound of the whole channel; a holder always finds a shard with a free slot.
+        self.slots = asyncio.Semaphore(sum(size for _, size in clients))
         self.users = 0
         #: No request leaves before this monotonic time (set by a 429's Retry-After).
         self.paused_until = 0.0
@@ -182,13 +205,17 @@ class HostChannel:
         """Send ``call`` once (no retries here); transport failures become AEP errors."""
         await self._pace()
         async with self.slots:
+            shard = max(self.shards, key=lambda s: s.free)  # the least busy pool; never a full one
+            shard.free -= 1
             self.sent += 1
             try:
-                response = await self.client.request(
+                response = await shard.client.request(
                     call.method, call.url, params=call.params, json=call.json, data=call.data, headers=headers
                 )
             except httpx.TransportError as exc:
                 raise _core.no_answer(call, exc) from None
+            finally:
+                shard.free += 1
         self._observe(response.status_code, _retry.parse_retry_after(response.headers.get("Retry-After")))
         return response
 
@@ -213,8 +240,8 @@ class _Channels:
             async with self._locks.setdefault(loop, asyncio.Lock()):
                 channel = channels.get(origin)
                 if channel is None:
-                    client = await asyncio.to_thread(_new_client, max_in_flight, timeout)
-                    channel = channels[origin] = HostChannel(origin, max_in_flight, client)
+                    clients = await asyncio.to_thread(_new_clients, max_in_flight, timeout)
+                    channel = channels[origin] = HostChannel(origin, max_in_flight, clients)
         channel.users += 1
         return channel
 
@@ -225,7 +252,8 @@ class _Channels:
         channels = self._by_loop.get(asyncio.get_running_loop(), {})
         if channels.get(channel.origin) is channel:
             del channels[channel.origin]
-        await channel.client.aclose()
+        for client in channel.clients:
+            await client.aclose()
 
     def open_channels(self) -> list[HostChannel]:
         """Channels of the running loop (tests: all closed once every wait has ended)."""

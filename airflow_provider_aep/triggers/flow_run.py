@@ -10,6 +10,7 @@ together. The wait logic itself (which runs, transient-error budget, terminal st
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
@@ -197,7 +198,7 @@ class AEPFlowRunTrigger(BaseTrigger):
             if remaining is not None and remaining <= 0:
                 return self._timeout_event(target, states)
             try:
-                states = await asyncio.wait_for(self._poll(client, target), remaining)
+                states = await _within(self._poll(client, target), remaining)
             except asyncio.TimeoutError:
                 continue  # deadline reached while a call was in flight; next loop emits timeout
             except TRANSIENT_ERRORS as exc:
@@ -230,8 +231,9 @@ class AEPFlowRunTrigger(BaseTrigger):
                 now = time.time()
                 if not states:
                     self.log.info("No run yet for %s", target.describe())
-                for state in states:
-                    self.log.info("AEP %s", state.progress_line(now))
+                if self.log.isEnabledFor(logging.INFO):
+                    for state in states:
+                        self.log.info("AEP %s", state.progress_line(now))
                 outcome = aggregate_status(states)
                 if outcome is not None:
                     return self._event(
@@ -251,3 +253,13 @@ class AEPFlowRunTrigger(BaseTrigger):
 
     def _timeout_event(self, target: WaitTarget, states: list[RunState]) -> TriggerEvent:
         return self._event("timeout", states, timeout_message(target, states), reason=self.timeout_reason)
+
+
+async def _within(coro: Any, seconds: float | None) -> Any:
+    """``await coro`` with a timeout; ``asyncio.timeout`` (3.11+) avoids ``wait_for``'s extra task."""
+    if seconds is None:
+        return await coro
+    if hasattr(asyncio, "timeout"):
+        async with asyncio.timeout(seconds):
+            return await coro
+    return await asyncio.wait_for(coro, seconds)  # pragma: no cover - Python 3.10

@@ -176,8 +176,8 @@ def test_mapped_operator_validation_deferred_to_runtime() -> None:
         (1767225600.9, 1767225600),
         ("1767225600", 1767225600),
         ("2026-01-01T00:00:00Z", 1767225600),
-        ("2026-01-01T00:00:00", 1767225600),
-        ("2026-01-01", 1767225600),
+        ("2026-01-01", 1767225600),  # a date: 00:00 UTC, like a date object
+        ("1767225600000", 1767225600),  # epoch milliseconds (one time policy for every operator)
         (datetime(2026, 1, 1, tzinfo=timezone.utc), 1767225600),
     ],
 )
@@ -185,6 +185,13 @@ def test_to_epoch_seconds(value: Any, expected: int | None) -> None:
     now = datetime(2026, 3, 1, tzinfo=timezone.utc)
     result = to_epoch_seconds("start_time", value, now=now)
     assert result == (expected if expected is not None else int(now.timestamp()))
+
+
+@pytest.mark.parametrize("value", ["2026-01-01T00:00:00", datetime(2026, 1, 1)])
+def test_to_epoch_seconds_refuses_a_time_without_a_zone(value: Any) -> None:
+    """Used to be read as UTC by the dataflow operator only; now refused like everywhere else."""
+    with pytest.raises(AEPInputError, match="start_time"):
+        to_epoch_seconds("start_time", value)
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,7 @@ SAME_INSTANT = {
     "aware-offset": datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
     "pendulum": pendulum.datetime(2026, 1, 1, tz="UTC"),
     "date": date(2026, 1, 1),
+    "date-string": "2026-01-01",
     "epoch-s": JAN1,
     "epoch-s-float": float(JAN1),
     "epoch-s-digits": str(JAN1),
