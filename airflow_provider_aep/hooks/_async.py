@@ -53,10 +53,10 @@ from airflow_provider_aep.hooks._connection import (
 MAX_IN_FLIGHT_EXTRA = "trigger_max_in_flight"
 #: Pacing after a 429: never slower than this (requests per second) ...
 MIN_RATE = 1.0
-#: ... cut to this share of the recently accepted rate on a 429 (at most once per second) ...
-DECREASE = 0.8
-#: ... and raised by this many requests per second every second while answers are not 429.
-INCREASE_PER_SECOND = 2.0
+#: ... cut to this share of the current rate on a 429 (once per throttling episode) ...
+DECREASE = 0.9
+#: ... and raised by about this many requests per second every second while answers are not 429.
+INCREASE_PER_SECOND = 1.0
 
 
 def monotonic() -> float:
@@ -166,6 +166,7 @@ class HostChannel:
         #: Requests per second allowed since the last 429 (None = not throttled yet).
         self.rate: float | None = None
         self._next_slot = 0.0
+        #: 429s before this monotonic time belong to the episode already answered by a cut.
         self._last_decrease = float("-inf")
         self._accepted: collections.deque[float] = collections.deque(maxlen=4096)
         self.sent = 0
@@ -193,12 +194,16 @@ class HostChannel:
                 self.rate += INCREASE_PER_SECOND / self.rate
             return
         self.throttled += 1
-        self.paused_until = max(self.paused_until, now + (retry_after if retry_after is not None else 1.0))
-        if now - self._last_decrease >= 1.0:
-            self._last_decrease = now
+        pause = retry_after if retry_after is not None else 1.0
+        episode = now < self._last_decrease  # requests sent before the last cut answer 429 too
+        self.paused_until = max(self.paused_until, now + pause)
+        if not episode:
+            # First 429: start from the rate AEP accepted over the last second; later: cut the
+            # current rate. Never from the (paused, near-zero) recent count, or the rate collapses.
             recent = sum(1 for t in self._accepted if t > now - 1.0)
-            base = recent if self.rate is None else min(self.rate, max(recent, MIN_RATE))
+            base = float(max(recent, MIN_RATE)) if self.rate is None else self.rate
             self.rate = max(MIN_RATE, base * DECREASE)
+            self._last_decrease = self.paused_until + 1.0
             self._next_slot = self.paused_until
 
     async def send(self, call: _core.Call, headers: dict[str, str]) -> httpx.Response:

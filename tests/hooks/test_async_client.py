@@ -354,3 +354,26 @@ def test_pooled_client_closed_when_the_last_user_leaves(set_conn: Any, gateway: 
     assert shared == 1  # one pooled channel per loop and host
     assert open_after_first  # other users still need it
     assert left == 0 and all(c.is_closed for c in gw.clients)
+
+
+def test_throttle_cuts_once_per_episode_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AIMD around the rate AEP accepts: one cut per throttling episode, never a collapse."""
+    clock = [1000.0]
+    monkeypatch.setattr(_async, "monotonic", lambda: clock[0])
+    channel = _async.HostChannel("http://aep", 4, [])
+    for i in range(50):  # 50 accepted in the last second
+        clock[0] = 1000.0 + i / 50
+        channel._observe(200, None)
+    channel._observe(429, 1.0)
+    assert channel.rate == pytest.approx(50 * _async.DECREASE)
+    assert channel.paused_until == pytest.approx(clock[0] + 1.0)
+    for _ in range(20):  # the other requests already in flight answer 429 too: same episode
+        channel._observe(429, 1.0)
+    assert channel.rate == pytest.approx(50 * _async.DECREASE)
+    clock[0] += 3.0  # a later episode cuts the current rate, not the near-zero recent count
+    channel._observe(429, 1.0)
+    assert channel.rate == pytest.approx(50 * _async.DECREASE**2)
+    before = channel.rate
+    for _ in range(100):
+        channel._observe(200, None)
+    assert before < channel.rate < before + 5  # additive increase: ~1 req/s per second of traffic
