@@ -58,7 +58,7 @@ def test_sensor_operator_and_trigger_share_the_wait_objects() -> None:
     assert runs.resolve_window is sensor_module.resolve_window is wait.resolve_window
 
 
-BAD_IDS = ["flow-1", "", "3fb0418e-1804-45d6-8d56-dd51f05c0ba", 42, None]
+BAD_IDS = ["flow-1", "", "3fb0418e-1804-45d6-8d56-dd51f05c0ba", 42]  # None: "missing" (flow_name)
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
