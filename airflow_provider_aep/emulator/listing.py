@@ -103,16 +103,20 @@ def resolve(obj: Any, path: str) -> list[Any]:
 
 
 def _as_number(value: Any) -> float | None:
+    """A finite number from a stored number or a query string; ``None`` otherwise."""
     if isinstance(value, bool):
         return None
+    number: float
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _compare(actual: Any, op: str, expected: str) -> bool:
@@ -121,7 +125,10 @@ def _compare(actual: Any, op: str, expected: str) -> bool:
             return compile_pattern(expected).search(str(actual))
         except RegexError:
             return False
-    a_num, e_num = _as_number(actual), _as_number(expected)
+    # A stored string (a name, a title) is always compared as a string: "NaN" or "1e3" as a
+    # name must find itself. Only stored numbers (timestamps, counts) compare numerically.
+    a_num = None if isinstance(actual, str) else _as_number(actual)
+    e_num = _as_number(expected)
     if a_num is not None and e_num is not None:
         a: Any = a_num
         e: Any = e_num

@@ -49,10 +49,10 @@ HOSTILE = [
     "#hash ?q=1 +plus",
     "CaseTwin",
     "casetwin",
-    # "NaN" is left out: the emulator compares property values numerically when both parse as
-    # floats, and NaN != NaN, so it never finds a resource named "NaN" (an emulator defect,
-    # reported; real AEP compares names as strings). "1e3" (numerically 1000) is kept.
+    # Names that parse as numbers: the emulator compares stored strings as strings.
+    "NaN",
     "1e3",
+    "inf",
     "null",
 ]
 
