@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ sys.path.insert(0, str(BENCHMARKS))
 from _common import TABLE_HEADER, bench_env, parse_table  # noqa: E402
 
 NAMES = ("import", "parse", "requests", "triggerer", "bulk", "emulator")
-TIMEOUT = 150.0
+TIMEOUT = 240.0
 #: Units whose measurement must be strictly positive (zero would mean nothing was measured).
 POSITIVE_UNITS = {"ms", "req/s", "req/cpu-s", "x", "threads", "requests", "polls"}
 _MEASURED = re.compile(r"^(?P<value>-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?: (?P<unit>\S+))?$")
@@ -32,6 +33,14 @@ _MEASURED = re.compile(r"^(?P<value>-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?: (?P<unit>\
 
 def _lower_priority() -> None:
     os.nice(5)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill a benchmark and everything it started (its emulator), not only the benchmark."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +57,7 @@ def outputs() -> dict[str, tuple[int, str, str]]:
             env=env,
             # bench_requests (dag.test()) is the critical path; the others yield the CPU to it.
             preexec_fn=None if name == "requests" else _lower_priority,
+            start_new_session=True,  # own process group: a timeout kills its emulator too
         )
         for name in NAMES
     }
@@ -57,7 +67,7 @@ def outputs() -> dict[str, tuple[int, str, str]]:
         try:
             out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill_group(proc)
             out, err = proc.communicate()
             err += f"\n(killed after {TIMEOUT:.0f}s)"
         results[name] = (proc.returncode, out, err)
