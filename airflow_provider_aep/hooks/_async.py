@@ -113,6 +113,41 @@ async def load_connection(conn_id: str) -> ConnectionInfo:
     )
 
 
+#: How long an event loop reuses a connection it read (seconds): 1,000 waits starting together
+#: make one ``aget_connection`` call, and an edited connection reaches running waits this fast.
+CONNECTION_REUSE_SECONDS = 30.0
+
+
+class _LoopConnections:
+    """Connections read in one event loop: one lookup at a time per id, reused briefly."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, ConnectionInfo]] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, conn_id: str) -> ConnectionInfo:
+        entry = self.entries.get(conn_id)
+        if entry is None or monotonic() - entry[0] >= CONNECTION_REUSE_SECONDS:
+            async with self.locks.setdefault(conn_id, asyncio.Lock()):
+                entry = self.entries.get(conn_id)
+                if entry is None or monotonic() - entry[0] >= CONNECTION_REUSE_SECONDS:
+                    entry = self.entries[conn_id] = (monotonic(), await load_connection(conn_id))
+        return entry[1]
+
+
+_CONNECTIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections]
+_CONNECTIONS = weakref.WeakKeyDictionary()
+
+
+async def connection_info(conn_id: str) -> ConnectionInfo:
+    """The connection for ``conn_id`` as this event loop last read it (see CONNECTION_REUSE_SECONDS)."""
+    loop = asyncio.get_running_loop()
+    cache = _CONNECTIONS.get(loop)
+    if cache is None:
+        cache = _CONNECTIONS[loop] = _LoopConnections()
+    return await cache.get(conn_id)
+
+
 _SSL_CONTEXT: ssl.SSLContext | None = None
 #: Connections per pooled client. httpcore's pool does O(connections^2) bookkeeping on every
 #: request (each idle connection re-counts the idle ones, and probes its socket); 64 connections
@@ -272,7 +307,8 @@ class AsyncAEPClient:
     """Async AEP calls for the flow-run trigger, driven by the same core as the sync hook.
 
     Use as ``async with AsyncAEPClient(conn_id) as client: await client.get_one(...)``. Opening
-    reads the connection (``aget_connection``) and joins the loop's channel to the gateway; closing
+    reads the connection (``aget_connection``, shared by the loop's waits for
+    :data:`CONNECTION_REUSE_SECONDS`) and joins the loop's channel to the gateway; closing
     leaves the channels (the last user closes the pooled client).
 
     :param aep_conn_id: Airflow connection of type ``adobe_experience_platform``.
@@ -307,7 +343,7 @@ class AsyncAEPClient:
         """Read the connection and join this loop's channel to the gateway."""
         if self.info is not None:
             return
-        info = await load_connection(self.aep_conn_id)
+        info = await connection_info(self.aep_conn_id)
         s = info.settings
         self._gateway = await CHANNELS.acquire(s.gateway_url, info.max_in_flight, s.request_timeout)
         self.info = info

@@ -377,3 +377,30 @@ def test_throttle_cuts_once_per_episode_and_recovers(monkeypatch: pytest.MonkeyP
     for _ in range(100):
         channel._observe(200, None)
     assert before < channel.rate < before + 5  # additive increase: ~1 req/s per second of traffic
+
+
+def test_waits_of_one_loop_share_one_connection_lookup(
+    set_conn: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_conn()
+    gateway({RUN_URL: [{"json": RUN_BODY}]})
+    lookups: list[str] = []
+    real = _async.load_connection
+
+    async def counting(conn_id: str) -> Any:
+        lookups.append(conn_id)
+        await asyncio.sleep(0.05)
+        return await real(conn_id)
+
+    monkeypatch.setattr(_async, "load_connection", counting)
+
+    async def main() -> None:
+        clients = [AsyncAEPClient(retry_policy=POLICY) for _ in range(1000)]
+        await asyncio.gather(*(c.open() for c in clients))
+        for c in clients:
+            await c.close()
+
+    asyncio.run(main())
+    assert lookups == ["aep_default"]
+    asyncio.run(main())  # another event loop reads the connection again (no cross-loop staleness)
+    assert lookups == ["aep_default", "aep_default"]
