@@ -4,7 +4,8 @@
   :func:`epoch_from` (the one time parser, :func:`~airflow_provider_aep.validation.parse_time`) and
   :func:`validate_uuid` (the one UUID check, :func:`~airflow_provider_aep.validation.check_uuid`);
 * reading them: :func:`fetch_run_states` (sync hook) and :func:`afetch_run_states` (the trigger's
-  async client), both from the same :func:`runs_request` description;
+  async client, whose run listing :func:`alist_runs` the event trigger reuses), both from the
+  same :func:`runs_request` description;
 * tolerating AEP's hiccups: :data:`TRANSIENT_ERRORS` and :class:`TransientBudget` (consecutive
   transient failures, after the transport's own retries);
 * concluding: terminal-status sets (:data:`EVENT_TERMINAL`, :data:`EVENT_STATUSES`) and
@@ -55,15 +56,17 @@ EVENT_TERMINAL = frozenset({"success", "partial_success", "failed", "cancelled"}
 #: Every status a trigger event can carry.
 EVENT_STATUSES = EVENT_TERMINAL | {"timeout", "error"}
 
-#: Retry policy (keyword arguments of ``RetryPolicy``) for triggers that run the sync hook in a
-#: worker thread (``AEPFlowRunEventTrigger``): short, because a retry holds one of the loop's threads.
+#: Retry policy (keyword arguments of ``RetryPolicy``) for a trigger that runs the sync hook in a
+#: worker thread: short, because a retry holds one of the loop's threads. The provider's own
+#: triggers no longer do (they use :data:`ASYNC_TRIGGER_RETRY`); kept for code that imports it.
 DEFAULT_TRIGGER_RETRY: dict[str, Any] = {
     "max_attempts": 2,
     "max_wait_seconds": 5.0,
     "max_total_seconds": 10.0,
 }
-#: Retry policy of the flow-run trigger's async client: a retry holds no thread, so it can ride
-#: out a throttled minute; the trigger loop also tolerates ``max_transient_errors`` failed polls.
+#: Retry policy of the triggers' async client (flow-run and flow-run event triggers): a retry
+#: holds no thread, so it can ride out a throttled minute; the flow-run trigger also tolerates
+#: ``max_transient_errors`` failed polls, the event trigger backs off and never stops.
 ASYNC_TRIGGER_RETRY: dict[str, Any] = {
     "max_attempts": 3,
     "max_wait_seconds": 30.0,
@@ -363,14 +366,22 @@ def fetch_run_states(hook: AdobeExperiencePlatformHook, target: WaitTarget) -> l
 
 async def afetch_run_states(client: AsyncAEPClient, target: WaitTarget) -> list[RunState]:
     """Read the runs ``target`` waits for with the trigger's async client (same requests)."""
-    from airflow_provider_aep.hooks._flow_service import list_params, run_path, runs_query
+    from airflow_provider_aep.hooks._flow_service import run_path
 
     kind, properties = runs_request(target)
     if kind == "run":
         return [RunState.from_run(await client.get_one("flowservice", run_path(str(target.run_id))))]
-    params = list_params(**runs_query(str(target.flow_id), properties))
-    runs = [r async for r in client.iter_flow_service("/runs", params)]
+    runs = await alist_runs(client, str(target.flow_id), properties)
     return [RunState.from_run(r) for r in select_runs(runs, target)]
+
+
+async def alist_runs(client: AsyncAEPClient, flow_id: str, properties: list[str] | None) -> list[dict]:
+    """The runs of ``flow_id`` matching ``properties`` (every page), read with the async client:
+    the request the sync hook's ``list_runs`` sends (same query helpers)."""
+    from airflow_provider_aep.hooks._flow_service import list_params, runs_query
+
+    params = list_params(**runs_query(flow_id, properties))
+    return [r async for r in client.iter_flow_service("/runs", params)]
 
 
 class TransientBudget:

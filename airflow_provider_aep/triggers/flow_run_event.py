@@ -19,10 +19,16 @@ only later ones (``emit_existing=True`` reports the finished runs of the look-ba
 The position is written right after the event is handed to the triggerer; only a crash in that
 instant can repeat one event, never lose one.
 
-**Manners** (as :class:`~airflow_provider_aep.triggers.flow_run.AEPFlowRunTrigger`): one list call
-per ``poll_interval``, in a worker thread, with the hook's short retry policy (``Retry-After``
-honoured); 429/5xx/connection errors back off (doubling, up to 8 poll intervals) and never stop the
-watcher.
+**Manners** (the same transport as :class:`~airflow_provider_aep.triggers.flow_run.AEPFlowRunTrigger`):
+one list call per ``poll_interval`` with the native async client
+(:class:`~airflow_provider_aep.hooks._async.AsyncAEPClient`): no thread per request, one pooled
+client per event loop, the connection's ``trigger_max_in_flight`` bound, one IMS token for the
+whole process, and a 429 (``Retry-After`` honoured) slows every wait of the process down together.
+Its retry policy is :data:`~airflow_provider_aep.wait.ASYNC_TRIGGER_RETRY` unless ``retry_policy``
+says otherwise. 429/5xx/connection errors left after those retries back off (doubling, up to 8 poll
+intervals) and never stop the watcher. The listing is the flow-run trigger's
+(:func:`~airflow_provider_aep.wait.runs_request`, :func:`~airflow_provider_aep.wait.alist_runs`).
+The watcher runs until the triggerer cancels it; the client is closed then.
 
 Event payload (the asset event's ``extra["payload"]``): ``flow_id``, ``run_id``, ``status``,
 ``records_read``, ``records_written``, ``records_failed``, ``bytes_written``, ``started_at``,
@@ -32,15 +38,16 @@ Event payload (the asset event's ``extra["payload"]``): ``flow_id``, ``run_id``,
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_aep.runs_status import RunState, RunStatus
-from airflow_provider_aep.triggers.flow_run import DEFAULT_TRIGGER_RETRY, TRANSIENT_ERRORS
+from airflow_provider_aep.hooks._async import AsyncAEPClient
+from airflow_provider_aep.hooks._retry import RetryPolicy
+from airflow_provider_aep.runs_status import RunState, RunStatus, WaitTarget
+from airflow_provider_aep.wait import ASYNC_TRIGGER_RETRY, TRANSIENT_ERRORS, alist_runs, runs_request
 
 #: Statuses that count as "the data landed".
 REPORTED = (RunStatus.SUCCESS, RunStatus.PARTIAL_SUCCESS)
@@ -59,7 +66,8 @@ class AEPFlowRunEventTrigger(BaseEventTrigger):
     :param include_partial_success: report partial successes too (default True).
     :param emit_existing: on the very first start, report the runs already finished in the
         look-back window instead of starting after them.
-    :param retry_policy: the hook's ``RetryPolicy`` keywords (default: the flow-run trigger's).
+    :param retry_policy: keyword arguments of ``RetryPolicy`` (JSON-safe) for each poll's requests,
+        or ``None`` for :data:`~airflow_provider_aep.wait.ASYNC_TRIGGER_RETRY` (the flow-run trigger's).
     """
 
     def __init__(
@@ -129,24 +137,20 @@ class AEPFlowRunEventTrigger(BaseEventTrigger):
             await store.aset(self.position_key, position)
 
     # ------------------------------------------------------------------ polling
-    def _make_hook(self) -> Any:
-        from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
+    def _client(self) -> Any:
+        """The async AEP client of this watcher (a seam for tests), built as the flow-run trigger's."""
+        policy = RetryPolicy(**(self.retry_policy or ASYNC_TRIGGER_RETRY))
+        return AsyncAEPClient(self.aep_conn_id, self.sandbox_name, policy, log=self.log)
 
-        policy = RetryPolicy(**(self.retry_policy or DEFAULT_TRIGGER_RETRY))
-        hook = AdobeExperiencePlatformHook(
-            aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name, retry_policy=policy
-        )
-        hook.get_access_token()
-        return hook
-
-    def _finished_runs(self, hook: Any, since: float | None) -> list[RunState]:
+    async def _finished_runs(self, client: Any, since: float | None) -> list[RunState]:
         """Successful (or partially successful) finished runs, oldest completion first."""
         properties = None
         if since is not None:
             lower = max(since - self.lookback_hours * 3600, 0)
-            properties = [f"metrics.durationSummary.startedAtUTC>={math.floor(lower * 1000)}"]
+            _, properties = runs_request(WaitTarget(flow_id=self.flow_id, started_after=lower))
+        await client.open()
         wanted = REPORTED if self.include_partial_success else (RunStatus.SUCCESS,)
-        states = [RunState.from_run(r) for r in hook.list_runs(self.flow_id, properties=properties)]
+        states = [RunState.from_run(r) for r in await alist_runs(client, self.flow_id, properties)]
         done = [s for s in states if s.run_status in wanted and s.completed_at is not None]
         done.sort(key=lambda s: (s.completed_at or 0.0, s.run_id))
         return done
@@ -178,16 +182,25 @@ class AEPFlowRunEventTrigger(BaseEventTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll forever; yield one event per newly finished successful run."""
-        hook: Any = None
+        """Poll forever; yield one event per newly finished successful run.
+
+        The triggerer ends a watcher by cancelling it: the client is closed then, so no open
+        connection and no task is left behind.
+        """
+        client = self._client()
+        try:
+            async for event in self._watch(client):
+                yield event
+        finally:
+            await client.close()
+
+    async def _watch(self, client: Any) -> AsyncIterator[TriggerEvent]:
         position = await self.load_position()
         errors = 0
         while True:
             try:
-                if hook is None:
-                    hook = await asyncio.to_thread(self._make_hook)
                 since = None if position is None else float(position.get("completed_at") or 0.0)
-                runs = await asyncio.to_thread(self._finished_runs, hook, since)
+                runs = await self._finished_runs(client, since)
             except TRANSIENT_ERRORS as exc:
                 errors += 1
                 delay = self.poll_interval * min(2 ** (errors - 1), MAX_BACKOFF_POLLS)

@@ -169,3 +169,88 @@ def test_serialises_without_clock_values_and_validates() -> None:
         AEPFlowRunEventTrigger(flow_id="not-a-flow")
     with pytest.raises(AEPInputError, match="poll_interval"):
         AEPFlowRunEventTrigger(flow_id=flow_id, poll_interval=0)
+
+
+def test_polls_use_no_worker_thread(aep_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every poll is a coroutine on the loop: once the first poll has set up the loop's pooled
+    client (built once per loop and host, in a thread), ``asyncio.to_thread`` fails the test."""
+    aep_emulator.set_env(monkeypatch)
+    flow = make_once_flow(aep_emulator, name="watcher-nothread")
+    store = StateStore()
+    trigger = _trigger(flow, store)
+    polls: list[float] = []
+    real = trigger._finished_runs
+
+    def counted(client: Any, since: float | None) -> Any:
+        polls.append(time.monotonic())
+        return real(client, since)
+
+    trigger._finished_runs = counted  # type: ignore[method-assign]
+    threaded: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def no_thread(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if store.writes:  # the first poll is over: from now on no thread may be used
+            threaded.append(getattr(func, "__name__", repr(func)))
+            raise AssertionError(f"asyncio.to_thread({func!r}) during a poll")
+        return await real_to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with Watcher(trigger) as watcher:
+            await _position_saved(store)
+            first = len(polls)
+            second = _run(flow, 1)
+            await watcher.wait_for(1)
+            deadline = time.monotonic() + 20
+            while len(polls) < first + 6 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert watcher.task is not None and not watcher.task.done(), watcher.task
+            assert len(polls) >= first + 6, polls
+            assert [e["run_id"] for e in watcher.events] == [second]
+            return watcher.events
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert threaded == []
+
+
+def test_cancellation_closes_the_client_and_leaves_no_task(
+    aep_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher's normal end is cancellation (mid-request or between polls): its client leaves
+    the loop's channels, the pooled httpx clients are closed and no task is left running."""
+    from airflow_provider_aep.hooks._async import CHANNELS
+
+    aep_emulator.set_env(monkeypatch)
+    flow = make_once_flow(aep_emulator, name="watcher-cancel")
+    aep_emulator.set_faults(latency_ms=200)  # a poll takes about one POLL: cancel mid-request too
+
+    async def once(pause: float) -> None:
+        before = asyncio.all_tasks()  # this scenario and asyncio.wait_for around it
+        store = StateStore()
+        trigger = _trigger(flow, store)
+        clients: list[Any] = []
+        make = trigger._client
+
+        def spy() -> Any:
+            clients.append(make())
+            return clients[-1]
+
+        trigger._client = spy  # type: ignore[method-assign]
+        async with Watcher(trigger):
+            await _position_saved(store)
+            await asyncio.sleep(pause)
+            (client,) = clients
+            channel = client._gateway
+            assert channel is not None and channel in CHANNELS.open_channels()
+        assert client._gateway is None and client.info is None
+        assert CHANNELS.open_channels() == []
+        assert channel.clients and all(c.is_closed for c in channel.clients)
+        assert asyncio.all_tasks() == before
+
+    async def scenario() -> None:
+        for pause in (0.0, POLL * 0.5, POLL * 1.3, POLL * 2.7):  # between polls and mid-request
+            await once(pause)
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
