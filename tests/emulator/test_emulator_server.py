@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -322,7 +323,10 @@ def test_cli_starts_fast_and_stops_on_sigint(tmp_path: Any) -> None:
         line = proc.stdout.readline()
         elapsed = time.monotonic() - t0
         assert line.strip() == f"AEP emulator listening on http://127.0.0.1:{port}"
-        assert elapsed < 5  # measured ~1 s; generous bound for loaded CI machines
+        # Wall time only guards against a hang: the suite runs on two processes beside real
+        # Airflow deployments, so a 2-core machine may be busy. Start-up cost is checked as CPU
+        # time below (measured ~0.9 s wall alone).
+        assert elapsed < 30
         assert (
             requests.get(f"http://127.0.0.1:{port}/_emulator/config", timeout=5).json()[
                 "run_duration_seconds"
@@ -330,7 +334,15 @@ def test_cli_starts_fast_and_stops_on_sigint(tmp_path: Any) -> None:
             == 0.1
         )
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        deadline = time.monotonic() + 10
+        while (waited := os.wait4(proc.pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid, status, usage = waited
+        assert pid == proc.pid, "the emulator did not stop within 10 s of SIGINT"
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        assert proc.returncode == 0
+        # Its whole life (import, start, a request, shutdown) costs little CPU.
+        assert usage.ru_utime + usage.ru_stime < 5, usage
     finally:
         if proc.poll() is None:
             proc.kill()
