@@ -15,7 +15,6 @@ One temporary Airflow 3 deployment (helpers of ``test_real_airflow``) with its o
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import RealAirflow, airflow_bin, connection_env, free_port, start, stop_all, wait_for
+from tests.e2e.stack import (
+    RealAirflow,
+    airflow_bin,
+    base_env,
+    connection_env,
+    free_port,
+    start,
+    stop_all,
+    wait_for,
+)
 from tests.e2e.test_real_airflow import DAGS_FOLDER, STARTUP_TIMEOUT
 
 pytestmark = pytest.mark.e2e
@@ -79,36 +87,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
     api_port, emulator_port = free_port(), free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     emulator_url = f"http://127.0.0.1:{emulator_port}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
-    }
+    env = base_env(home, api_port, dags)
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__BASE_URL": api_url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-" + os.urandom(32).hex(),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
-            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "PYTHONUNBUFFERED": "1",
         }
     )
     env.update(connection_env(emulator_url))
