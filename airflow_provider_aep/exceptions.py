@@ -1,18 +1,26 @@
-"""Exceptions raised by the AEP provider.
+"""Exceptions raised by the AEP provider: the whole family, in one module.
 
-One family: :class:`AEPError` is the root. :class:`AEPAPIError` (and its status-specific
-subclasses) describe an answer from Adobe Experience Platform; :class:`AEPInputError` is raised
-*before* any HTTP call when a parameter is invalid; :class:`AEPFlowRunError` describes a flow run
-that ended badly. Messages are one readable line and never contain tokens or credentials.
+:class:`AEPError` is the root. :class:`AEPConfigError` (and :class:`AEPAuthConfigError`) say a
+connection setting is unusable; :class:`AEPInputError` is raised *before* any HTTP call when a task
+parameter is invalid; :class:`AEPAPIError` (and its status-specific subclasses) describe an answer
+from Adobe Experience Platform; :class:`AEPFlowRunError` describes a flow run that ended badly; the
+create operators raise :class:`AEPResourceExistsError` and :class:`AEPResourceConflictError`.
+
+Messages are one readable line and never contain tokens or credentials (URL credentials are
+redacted; the hook scrubs its secrets from API errors before building them). The errors that carry
+data keep it in typed fields, named in ``_fields`` in the order of their constructor's arguments,
+and rebuild from those fields when Airflow pickles them (between processes) or serialises them
+(:meth:`AEPError.serialize`), so a round trip keeps class, fields and message.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+_E = TypeVar("_E", bound="AEPError")
 # ``scheme://user:password@host`` (also ``scheme://token@host``): everything between ``://`` and the
 # last ``@`` of the authority is credentials.
 _USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#'\"<>]*@")
@@ -29,11 +37,50 @@ def _clean(value: Any) -> Any:
     return redact_userinfo(value) if isinstance(value, str) else value
 
 
+def _rebuild(cls: type[_E], values: dict[str, Any]) -> _E:
+    """Unpickle an error from its fields (see :meth:`AEPError.__reduce__`)."""
+    return cls(**values)
+
+
 class AEPError(AirflowException):
-    """Root of every exception this provider raises (URL credentials are redacted from messages)."""
+    """Root of every exception this provider raises: one line (whitespace runs, newlines included,
+    become one space), URL credentials redacted.
+
+    A subclass with data lists its fields in ``_fields``: its constructor's arguments, in order, each
+    kept as a typed attribute; pickling and Airflow's serialisation rebuild the error from them.
+    """
+
+    #: Names of the constructor's arguments, each kept as an attribute (empty: just the message).
+    _fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args: Any) -> None:
-        super().__init__(*(_clean(a) for a in args))
+        super().__init__(*(" ".join(a.split()) if isinstance(a, str) else a for a in map(_clean, args)))
+
+    def field_values(self) -> dict[str, Any]:
+        """The constructor's keyword arguments that rebuild this error (empty: just the message)."""
+        return {name: getattr(self, name) for name in self._fields}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        values = self.field_values()
+        if not values:  # a message-only error: rebuilt from its args, as any exception
+            return (type(self), self.args, dict(vars(self)))
+        return (_rebuild, (type(self), values), dict(vars(self)))
+
+    def serialize(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """``(class path, args, kwargs)`` for Airflow's serialiser, which calls ``cls(*args, **kwargs)``."""
+        values = self.field_values()
+        if not values:
+            return super().serialize()  # type: ignore[no-any-return]
+        cls = type(self)
+        return f"{cls.__module__}.{cls.__qualname__}", (), values
+
+
+class AEPConfigError(AEPError):
+    """A connection setting (or a retry setting) cannot be used; the message names it and the fix."""
+
+
+class AEPAuthConfigError(AEPConfigError):
+    """The Airflow connection cannot be used to authenticate (missing client id, org id, ...)."""
 
 
 class AEPInputError(AEPError, AirflowFailException, ValueError):
@@ -41,23 +88,45 @@ class AEPInputError(AEPError, AirflowFailException, ValueError):
 
     The message names the parameter and says how to fix it. It is an ``AirflowFailException``: no
     retry can fix the input, so the task fails on its first try instead of spending its retries.
+
+    :param field: the parameter (task argument, or ``Connection extra 'x'``).
+    :param problem: what is wrong with its value.
+    :param fix: how to fix it.
     """
+
+    _fields = ("field", "problem", "fix")
+    field: str
+    problem: str
+    fix: str | None
 
     def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
         self.field = field
         self.problem = _clean(problem)
         self.fix = _clean(fix)
-        message = f"{field}: {problem}"
-        if fix:
-            message += f" Fix: {fix}"
+        message = f"{field}: {self.problem}"
+        if self.fix:
+            message += f" Fix: {self.fix}"
         super().__init__(message)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (self.__class__, (self.field, self.problem, self.fix))
+
+class AEPResourceExistsError(AEPError, AirflowFailException):
+    """A resource with the requested name exists and ``if_exists="fail"`` was given.
+
+    Deterministic, so the task fails without retries.
+    """
 
 
-class AEPAuthConfigError(AEPError):
-    """The Airflow connection cannot be used to authenticate (missing client id, org id, ...)."""
+class AEPResourceConflictError(AEPError, AirflowFailException):
+    """A resource with the requested name exists but does not match the request (or AEP forbids
+    the change in place). Deterministic, so the task fails without retries."""
+
+
+class AEPPreconditionError(AEPError, AirflowFailException):
+    """A Profile precondition does not hold (checked before any write); the message says the fix."""
+
+
+class AEPCreateLockTimeoutError(AEPError):
+    """Another run holds the create lock, and the resource did not appear in time."""
 
 
 class AEPAPIError(AEPError):
@@ -71,7 +140,19 @@ class AEPAPIError(AEPError):
     :param title: short title from the error body.
     :param detail: the detailed message from the error body.
     :param request_id: AEP request id (``x-request-id`` header or ``report.request-id``).
+    :param retry_after: seconds the answer's ``Retry-After`` asked to wait (the retries honour it);
+        not part of the message.
     """
+
+    _fields = ("method", "path", "status", "code", "title", "detail", "request_id", "retry_after")
+    method: str
+    path: str
+    status: int | None
+    code: str | None
+    title: str | None
+    detail: str | None
+    request_id: str | None
+    retry_after: float | None
 
     def __init__(
         self,
@@ -82,6 +163,7 @@ class AEPAPIError(AEPError):
         title: str | None = None,
         detail: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -90,7 +172,12 @@ class AEPAPIError(AEPError):
         self.title = _clean(title)
         self.detail = _clean(detail)
         self.request_id = request_id
+        self.retry_after = retry_after
         super().__init__(self._render())
+
+    def as_class(self, cls: type[_A]) -> _A:
+        """The same answer as another class of the family (e.g. an IMS 400 as an authentication error)."""
+        return cls(**self.field_values())
 
     def _render(self) -> str:
         parts = [f"AEP {self.method} {self.path} failed"]
@@ -110,11 +197,8 @@ class AEPAPIError(AEPError):
             line += ": " + ", ".join(extras)
         return line
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            self.__class__,
-            (self.method, self.path, self.status, self.code, self.title, self.detail, self.request_id),
-        )
+
+_A = TypeVar("_A", bound=AEPAPIError)
 
 
 class AEPBadRequestError(AEPAPIError):
@@ -158,7 +242,21 @@ class AEPMalformedAnswerError(AEPAPIError):
 
 
 class AEPFlowRunError(AEPError):
-    """A flow run ended in failure (or in a partial success that was configured to fail)."""
+    """A flow run ended in failure (or in a partial success that was configured to fail).
+
+    :param run_id: the run.
+    :param status: its final status (``failed``, ``cancelled``, ``partialSuccess``...).
+    :param errors: AEP's errors of the run (``[{"code": ..., "message": ...}]``); five are shown.
+    :param failed_records: records the run failed to ingest, when known.
+    :param flow_id: the run's flow, when known.
+    """
+
+    _fields = ("run_id", "status", "errors", "failed_records", "flow_id")
+    run_id: str
+    status: str
+    errors: list[dict[str, Any]]
+    failed_records: int | None
+    flow_id: str | None
 
     def __init__(
         self,
@@ -190,12 +288,6 @@ class AEPFlowRunError(AEPError):
             if len(self.errors) > 5:
                 line += f" (+{len(self.errors) - 5} more)"
         return line
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            self.__class__,
-            (self.run_id, self.status, self.errors, self.failed_records, self.flow_id),
-        )
 
 
 class AEPQualityGateError(AEPError, AirflowFailException):

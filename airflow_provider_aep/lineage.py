@@ -32,16 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep import assets
 from airflow_provider_aep.runs_status import RunState, RunStatus
+from airflow_provider_aep.sources import source_for_spec
 
 if TYPE_CHECKING:
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
-#: Connection spec id -> OpenLineage scheme of the source instance.
-SOURCE_SCHEMES = {
-    "cb66ab34-8619-49cb-96d1-39b37ede86ea": "salesforce",
-    "eb13cb25-47ab-407f-ba89-c0125281c563": "servicenow",
-    "8e6b41a8-d998-4545-ad7d-c6a9fff406c3": "odata",
-}
 #: Auth parameters that hold the source instance's URL (never a secret); read in this order.
 URL_PARAMS = ("environmentUrl", "endpoint", "server", "url", "host", "serviceRoot")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -80,15 +75,15 @@ class FlowDescription:
 def source_namespace(spec_id: str | None, auth_params: dict[str, Any], base_connection_id: str) -> str:
     """Namespace of the source instance from the base connection's URL parameter (see module doc)."""
     url = next((auth_params[k] for k in URL_PARAMS if isinstance(auth_params.get(k), str)), None)
-    scheme = SOURCE_SCHEMES.get(str(spec_id))
-    if url and scheme:
+    source = source_for_spec(spec_id)  # the scheme is each source's lineage_scheme
+    if url and source:
         split = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
         host = (split.hostname or "").lower()
         if split.port:
             host = f"{host}:{split.port}"
-        path = split.path.rstrip("/") if scheme == "odata" else ""
+        path = split.path.rstrip("/") if source.lineage_keeps_path else ""
         if host:
-            return f"{scheme}://{host}{path}"
+            return f"{source.lineage_scheme}://{host}{path}"
     return f"aep-source://{base_connection_id}"
 
 

@@ -19,14 +19,17 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.task import RETURN_VALUE_KEY
+
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
 AEP_UI_BASE = "https://experience.adobe.com/#/"
-XCOM_UI_ORG = "aep_ui_org"
-XCOM_UI_SANDBOX = "aep_ui_sandbox"
-XCOM_RUN_URL = "run_url"
+XCOM_UI_ORG = xcom_keys.UI_ORG  # the old names of the keys, kept for DAGs that import them
+XCOM_UI_SANDBOX = xcom_keys.UI_SANDBOX
+XCOM_RUN_URL = xcom_keys.RUN_URL
 _PREFIX = "extra__adobe_experience_platform__"
 
 
@@ -34,6 +37,17 @@ def _xcom(ti_key: TaskInstanceKey, key: str) -> Any:
     from airflow.sdk.execution_time.xcom import XCom
 
     return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def pushed_value(operator: Any, ti_key: TaskInstanceKey, key: str) -> Any:
+    """A value the task pushed. The worker computes links in the process that ran the task (also
+    when it defers): that task knows what it pushed (``pushed_here``), so no XCom is read; a key it
+    did not push is ``None``, not a 404 that Airflow's client logs as an error. Elsewhere (an
+    operator that did not run here, or a process resumed after a deferral), the XCom."""
+    pushed = getattr(operator, "pushed_here", None)
+    if isinstance(pushed, dict):
+        return pushed.get(key)
+    return _xcom(ti_key, key)
 
 
 def aep_ui_url(org: str, sandbox: str, section: str, resource_id: str) -> str:
@@ -79,7 +93,7 @@ class AEPFlowRunLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The URL, or ``""`` until the task pushed it."""
-        value = _xcom(ti_key, XCOM_RUN_URL)
+        value = pushed_value(operator, ti_key, xcom_keys.RUN_URL)
         return str(value) if value else ""
 
 
@@ -88,9 +102,9 @@ class _AEPUILink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The UI URL, or ``""`` while the task has not pushed the values yet."""
-        resource_id = _xcom(ti_key, "return_value")
-        org = _xcom(ti_key, XCOM_UI_ORG)
-        sandbox = _xcom(ti_key, XCOM_UI_SANDBOX) or "prod"
+        resource_id = pushed_value(operator, ti_key, RETURN_VALUE_KEY)
+        org = pushed_value(operator, ti_key, xcom_keys.UI_ORG)
+        sandbox = pushed_value(operator, ti_key, xcom_keys.UI_SANDBOX) or "prod"
         if not resource_id or not org:
             return ""
         return aep_ui_url(str(org), str(sandbox), self.section, str(resource_id))

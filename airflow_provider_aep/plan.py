@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from airflow_provider_aep.operators._converge import PLAN_XCOM_KEY, UNKNOWN
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.operators._converge import UNKNOWN
 
 _NOTSET: Any = object()
 
@@ -135,7 +136,7 @@ def plan_dag(dag: Any, conf: Mapping[str, Any] | None = None) -> list[TaskPlan]:
             ti.xcom_push("return_value", UNKNOWN)
             continue
         ti.xcom_push("return_value", result)
-        records = store.get((task.task_id, PLAN_XCOM_KEY)) or []
+        records = store.get((task.task_id, xcom_keys.PLAN)) or []
         out.append(TaskPlan(task.task_id, "planned", list(records)))
     return out
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.exceptions import AEPConnectionError, AEPError, AEPInputError
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
+from airflow_provider_aep.task import AEPTaskMixin
 
 if TYPE_CHECKING:
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
@@ -73,15 +74,12 @@ def successor_run(hook: AdobeExperiencePlatformHook, failed: dict[str, Any]) -> 
     return window_runs(hook, failed)[0]
 
 
-class AEPRetriggerMixin:
-    """``maybe_retrigger`` for tasks that wait for one run (host provides ``hook`` and ``log``)."""
+class AEPRetriggerMixin(AEPTaskMixin):
+    """``maybe_retrigger`` for tasks that wait for one run (calls through the task's ``hook``)."""
 
     retrigger_failed: int = 0
     log: Any
     _retriggered: dict[str, str] | None = None
-
-    def _aep_hook(self) -> AdobeExperiencePlatformHook:
-        return self.hook  # type: ignore[attr-defined,no-any-return]
 
     def _store(self, context: Any) -> Any:
         return context.get("task_state_store") if hasattr(context, "get") else None
@@ -122,8 +120,8 @@ class AEPRetriggerMixin:
         done = self._load_retriggered(context)
         new_id = done.get(state.run_id)
         if new_id is None:
-            failed = self._aep_hook().get_run(state.run_id)
-            new_id, earlier = window_runs(self._aep_hook(), failed)
+            failed = self.hook.get_run(state.run_id)
+            new_id, earlier = window_runs(self.hook, failed)
             used = max(len(done), earlier)
             if new_id is None and used >= self.retrigger_failed:
                 self.log.warning(
@@ -153,12 +151,12 @@ class AEPRetriggerMixin:
     def _send(self, failed: dict[str, Any]) -> str:
         run_id = str(failed.get("id"))
         try:
-            return self._aep_hook().retrigger_run(run_id)
+            return self.hook.retrigger_run(run_id)
         except AEPConnectionError:
             self.log.warning(
                 "The answer to the re-trigger of run %s was lost; looking the new run up.", run_id
             )
-            found = successor_run(self._aep_hook(), failed)
+            found = successor_run(self.hook, failed)
             if found is None:
                 raise AEPError(
                     f"The re-trigger of AEP run {run_id} got no answer and no new run shows up yet; not "

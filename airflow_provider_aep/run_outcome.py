@@ -14,15 +14,16 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPInputError, AEPQualityGateError
-from airflow_provider_aep.links import XCOM_RUN_URL
 from airflow_provider_aep.runs_status import RunStatus, aggregate_status
+from airflow_provider_aep.task import AEPTaskMixin
 
 if TYPE_CHECKING:
     from airflow_provider_aep.runs_status import RunState, WaitTarget
 
 #: XCom key of the run summary.
-XCOM_RUN_SUMMARY = "run_summary"
+XCOM_RUN_SUMMARY = xcom_keys.RUN_SUMMARY  # the old name of the key, kept for DAGs that import it
 QUALITY_GATE_ACTIONS = ("fail", "warn")
 
 
@@ -217,7 +218,7 @@ class QualityGate:
         )
 
 
-class AEPRunOutcomeMixin:
+class AEPRunOutcomeMixin(AEPTaskMixin):
     """Summary to XCom and quality gate for tasks that wait for flow runs (wraps ``conclude``).
 
     The host sets ``quality_gate`` (via :meth:`init_quality_gate`) and calls :meth:`remember_context`
@@ -254,18 +255,17 @@ class AEPRunOutcomeMixin:
                 context = get_current_context()
             except Exception:  # no running task (plain unit use): nothing to push to
                 return
-        ti = context.get("ti") if hasattr(context, "get") else None
-        if ti is not None:
-            ti.xcom_push(key=XCOM_RUN_SUMMARY, value=summary.as_dict())
+        if (context.get("ti") if hasattr(context, "get") else None) is not None:
+            self.xcom_push(context, xcom_keys.RUN_SUMMARY, summary.as_dict())
             url = self.run_link(summary.flow_id, summary.run_ids[-1] if summary.run_ids else None)
             if url:
-                ti.xcom_push(key=XCOM_RUN_URL, value=url)
+                self.xcom_push(context, xcom_keys.RUN_URL, url)
 
     def run_link(self, flow_id: str | None, run_id: str | None) -> str | None:
         """The AEP UI page of ``run_id`` (org and sandbox from the hook's settings), or None."""
-        from airflow_provider_aep.links import run_page_url, ui_org_and_sandbox
+        from airflow_provider_aep.links import run_page_url
 
-        org, sandbox = ui_org_and_sandbox(self.hook)  # type: ignore[attr-defined]
+        org, sandbox = self.ui_org_and_sandbox()
         return run_page_url(org, sandbox, flow_id, run_id)
 
     def conclude(self, target: WaitTarget, states: list[RunState]) -> Any:
@@ -294,4 +294,4 @@ class AEPRunOutcomeMixin:
             return
         from airflow_provider_aep.error_sample import log_error_sample
 
-        log_error_sample(self.hook, self.log, states)  # type: ignore[attr-defined]
+        log_error_sample(self.hook, self.log, states)

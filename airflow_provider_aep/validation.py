@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from airflow_provider_aep.constants import (  # re-exported from their historical home
+    DATA_LAKE_CONNECTION_SPEC_ID as DATA_LAKE_CONNECTION_SPEC_ID,
+)
+from airflow_provider_aep.constants import XED_FULL_NOTEXT_V1 as XED_FULL_NOTEXT_V1
+from airflow_provider_aep.constants import XED_FULL_V1 as XED_FULL_V1
 from airflow_provider_aep.exceptions import AEPInputError
-
-#: Data Lake connection spec: the target spec of every source flow, and the dataset base connection.
-DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-#: Schema version string AEP requires on target connections and mapping output schemas.
-XED_FULL_V1 = "application/vnd.adobe.xed-full+json;version=1"
-#: Content type the tutorials use for dataset schema refs and legacy ad-hoc source connections.
-XED_FULL_NOTEXT_V1 = "application/vnd.adobe.xed-full-notext+json; version=1"
 
 SCHEDULE_FREQUENCIES = ("once", "minute", "hour", "day", "week")
 IF_EXISTS_CHOICES = ("converge", "reuse", "fail", "replace")
@@ -49,6 +48,51 @@ ADHOC_FIELD_TYPES: dict[str, dict[str, str]] = {
     "date-time": {"type": "string", "format": "date-time"},
 }
 COLUMN_TYPES = ("string", "number", "integer", "boolean", "date", "date-time", "object", "array")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named cross-field rule: when ``broken(subject)`` holds, the input fails naming *field*.
+
+    Validators list their rules in a table and run them with :func:`check_rules`, so that each
+    rule is one line of data (field, test, problem, fix) instead of a branch of a long chain.
+
+    :param field: the parameter the error names.
+    :param broken: true when the subject breaks the rule.
+    :param problem: what is wrong (or a function of the subject that says it).
+    :param fix: how to fix it.
+    """
+
+    field: str
+    broken: Callable[[Any], bool]
+    problem: str | Callable[[Any], str]
+    fix: str
+
+    def check(self, subject: Any) -> None:
+        """Raise :class:`AEPInputError` when *subject* breaks the rule."""
+        if self.broken(subject):
+            problem = self.problem(subject) if callable(self.problem) else self.problem
+            raise AEPInputError(self.field, problem, self.fix)
+
+
+def check_rules(subject: Any, rules: Iterable[Rule]) -> None:
+    """Check *rules* in order; the first broken one raises."""
+    for rule in rules:
+        rule.check(subject)
+
+
+def exactly_one(subject: Any, names: Sequence[str], example: str) -> str:
+    """The one of the attributes *names* of *subject* that is set (not ``None``); else an error
+    naming the first of them."""
+    given = [n for n in names if getattr(subject, n) is not None]
+    if len(given) != 1:
+        raise AEPInputError(
+            names[0],
+            f"exactly one of {', '.join(names[:-1])} and {names[-1]} must be given"
+            + (f" (got {', '.join(given)})." if given else "."),
+            f"Pass e.g. {example}.",
+        )
+    return given[0]
 
 
 def is_templated(value: Any) -> bool:
@@ -505,25 +549,35 @@ def build_schedule(frequency: Any, interval: Any, backfill: Any, start_time: int
     freq = check_enum("frequency", frequency, SCHEDULE_FREQUENCIES)
     params: dict[str, Any] = {"startTime": start_time, "frequency": freq}
     if freq == "once":
-        for name, val in (("interval", interval), ("backfill", backfill)):
-            if val is not None:
-                raise AEPInputError(
-                    name,
-                    f"must not be set when frequency='once' (got {_show(val)}).",
-                    f"Drop {name}, or use a periodic frequency (minute, hour, day, week).",
-                )
+        _check_once(interval, backfill)
         return params
+    params["interval"] = _schedule_interval(freq, interval)
+    params["backfill"] = _schedule_backfill(backfill)
+    return params
+
+
+def _check_once(interval: Any, backfill: Any) -> None:
+    """A one-time flow takes neither an interval nor a backfill."""
+    for name, val in (("interval", interval), ("backfill", backfill)):
+        if val is not None:
+            raise AEPInputError(
+                name,
+                f"must not be set when frequency='once' (got {_show(val)}).",
+                f"Drop {name}, or use a periodic frequency (minute, hour, day, week).",
+            )
+
+
+def _schedule_interval(freq: str, interval: Any) -> int:
+    """A whole number of *freq* units: at least 15 minutes or 1 of the others, at most a year."""
+    minimum = 15 if freq == "minute" else 1
     if interval is None:
-        interval = 15 if freq == "minute" else 1
-    if backfill is None:
-        backfill = True
+        return minimum
     if isinstance(interval, str) and interval.strip().isdigit():
         interval = int(interval)
     if isinstance(interval, bool) or not isinstance(interval, int):
         raise AEPInputError(
             "interval", f"must be an integer, got {_show(interval)}.", "Pass e.g. interval=1."
         )
-    minimum = 15 if freq == "minute" else 1
     if interval < minimum:
         raise AEPInputError(
             "interval",
@@ -537,15 +591,20 @@ def build_schedule(frequency: Any, interval: Any, backfill: Any, start_time: int
             f"{_show(interval)} {freq}s is longer than a year.",
             f"Use interval <= {MAX_INTERVAL[freq]} for frequency={freq!r}, or frequency='once'.",
         )
-    params["interval"] = interval
+    return interval
+
+
+def _schedule_backfill(backfill: Any) -> bool:
+    """True or false (the strings too); ``None`` means true."""
+    if backfill is None:
+        return True
     if isinstance(backfill, str) and backfill.lower() in ("true", "false"):
-        backfill = backfill.lower() == "true"
+        return backfill.lower() == "true"
     if not isinstance(backfill, bool):
         raise AEPInputError(
             "backfill", f"must be true or false, got {_show(backfill)}.", "Pass backfill=True or False."
         )
-    params["backfill"] = backfill
-    return params
+    return backfill
 
 
 def validate_against_json_schema(field: str, instance: Any, schema: Mapping[str, Any] | None) -> None:

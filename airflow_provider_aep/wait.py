@@ -19,6 +19,7 @@ matching) these build on.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -55,15 +56,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AEPRateLimitError, AEPServe
 EVENT_TERMINAL = frozenset({"success", "partial_success", "failed", "cancelled"})
 #: Every status a trigger event can carry.
 EVENT_STATUSES = EVENT_TERMINAL | {"timeout", "error"}
+#: Emulator-only speed-up: against a loopback AEP (the local emulator), this environment variable,
+#: when set, caps every wait's poll interval (e.g. ``1``: no wait polls less often than every
+#: second), read when the task runs. The example DAGs keep AEP's realistic 30 s; the demo and the
+#: tests set it. It never applies to a real AEP host.
+EMULATOR_POLL_ENV = "AEP_EMULATOR_POLL_SECONDS"
 
-#: Retry policy (keyword arguments of ``RetryPolicy``) for a trigger that runs the sync hook in a
-#: worker thread: short, because a retry holds one of the loop's threads. The provider's own
-#: triggers no longer do (they use :data:`ASYNC_TRIGGER_RETRY`); kept for code that imports it.
-DEFAULT_TRIGGER_RETRY: dict[str, Any] = {
-    "max_attempts": 2,
-    "max_wait_seconds": 5.0,
-    "max_total_seconds": 10.0,
-}
 #: Retry policy of the triggers' async client (flow-run and flow-run event triggers): a retry
 #: holds no thread, so it can ride out a throttled minute; the flow-run trigger also tolerates
 #: ``max_transient_errors`` failed polls, the event trigger backs off and never stops.
@@ -137,7 +135,8 @@ def resolve_window(context: Any, window_start: Any, window_end: Any, alternative
 class FlowRunWaitMixin:
     """Waiting logic shared by :class:`AEPFlowRunSensor` and ``AEPRunFlowOperator``.
 
-    The host class provides ``aep_conn_id``, ``sandbox_name``, ``partial_success``,
+    The host class (an :class:`~airflow_provider_aep.task.AEPTaskMixin`) provides the hook, handed to
+    these methods, ``aep_conn_id`` and ``sandbox_name`` (for the trigger), and ``partial_success``,
     ``max_transient_errors``, ``log``, ``defer`` and ``task_id``.
     """
 
@@ -148,11 +147,6 @@ class FlowRunWaitMixin:
     log: Any
     _wait_budget: TransientBudget | None = None
     _last_states: list[RunState] = []
-
-    def _make_hook(self) -> AdobeExperiencePlatformHook:
-        from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-
-        return AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name)
 
     def _check_partial_success_mode(self) -> None:
         if self.partial_success not in PARTIAL_SUCCESS_MODES:
@@ -173,7 +167,12 @@ class FlowRunWaitMixin:
 
         self.max_transient_errors = check_count("max_transient_errors", self.max_transient_errors, 1000)
         loopback = is_loopback(urlsplit(hook.conn_settings.gateway_url).hostname or "")
-        return check_poll_interval(interval_field, interval, loopback=loopback)
+        seconds = check_poll_interval(interval_field, interval, loopback=loopback)
+        cap = os.environ.get(EMULATOR_POLL_ENV, "").strip() if loopback else ""
+        fast = check_poll_interval(EMULATOR_POLL_ENV, cap, loopback=True) if cap else seconds
+        if fast < seconds:
+            self.log.info("Polling every %gs (%s, loopback emulator only)", fast, EMULATOR_POLL_ENV)
+        return min(seconds, fast)
 
     def poll_runs(self, hook: AdobeExperiencePlatformHook, target: WaitTarget) -> list[RunState] | None:
         """One check: log progress; return the states once all awaited runs are terminal, else None.

@@ -34,7 +34,10 @@ Cases (``--case NAME`` runs one; the default runs all of the mode):
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -46,8 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     FS,
+    JSON_MARKER,
+    PYTHON,
+    REPO,
     EmulatorAPI,
     Result,
+    bench_env,
     bench_main,
     emulator,
     median,
@@ -119,6 +126,32 @@ async def _neighbour(stop: asyncio.Event, waits: list[float]) -> None:
         await asyncio.sleep(NEIGHBOUR_EVERY)
 
 
+class _GCPauses:
+    """Durations of the collector's full (generation 2) collections while installed (ms)."""
+
+    def __init__(self) -> None:
+        self.full: list[float] = []
+        self.young = 0
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            if phase == "stop":
+                self.young += 1
+            return
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.full.append((time.perf_counter() - self._t0) * 1000)
+
+    def __enter__(self) -> _GCPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 async def _measure(triggers: list[Any], timeout: float) -> dict[str, Any]:
     stop = asyncio.Event()
     idle_lags: list[float] = []
@@ -155,10 +188,11 @@ async def _measure(triggers: list[Any], timeout: float) -> dict[str, Any]:
 
     started = time.time()
     cpu0 = time.process_time()
-    try:
-        outcomes = await asyncio.wait_for(asyncio.gather(*(one(t) for t in triggers)), timeout)
-    except asyncio.TimeoutError:
-        outcomes = ["benchmark timeout"] * len(triggers)
+    with _GCPauses() as pauses:
+        try:
+            outcomes = await asyncio.wait_for(asyncio.gather(*(one(t) for t in triggers)), timeout)
+        except asyncio.TimeoutError:
+            outcomes = ["benchmark timeout"] * len(triggers)
     ended = time.time()
     cpu = time.process_time() - cpu0
     rss.append(rss_mb())
@@ -176,6 +210,8 @@ async def _measure(triggers: list[Any], timeout: float) -> dict[str, Any]:
         "started": started,
         "ended": ended,
         "cpu": cpu,
+        "gc_full": pauses.full,
+        "gc_objects": len(gc.get_objects()),
     }
 
 
@@ -286,6 +322,11 @@ def _results(case: Case, m: dict[str, Any], log: list[dict[str, Any]]) -> list[R
                 "same ticker with no wait running (machine noise), p99 ms": round(
                     percentile(m["idle_lags"], 99), 1
                 ),
+                "full GC collections / longest ms": (
+                    len(m["gc_full"]),
+                    round(max(m["gc_full"], default=0), 1),
+                ),
+                "objects tracked by the GC at the end": m["gc_objects"],
             },
         ),
         Result(
@@ -358,10 +399,24 @@ def run(mode: str, only: str | None = None) -> list[Result]:
     cases = [c for c in PLANS[mode] if only is None or c.name == only]
     if only and not cases:
         cases = [c for plan in PLANS.values() for c in plan if c.name == only][:1]
-    results: list[Result] = []
-    for case in cases:
-        results.extend(_run_case(case))
-    return results
+    if len(cases) == 1:
+        return _run_case(cases[0])
+    # One fresh interpreter per case: in one process a later case would start from the heap the
+    # earlier ones grew, and its "RSS over idle" would read near zero.
+    return [row for case in cases for row in _run_in_child(case.name, mode)]
+
+
+def _run_in_child(name: str, mode: str) -> list[Result]:
+    args = [PYTHON, str(Path(__file__).resolve()), "--case", name, "--json"]
+    if mode != "full":
+        args.append(f"--{mode}")
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=str(REPO), env=bench_env(), check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(JSON_MARKER):
+            return [Result(**row) for row in json.loads(line[len(JSON_MARKER) :])]
+    tail = (proc.stderr or proc.stdout).strip().splitlines()
+    reason = tail[-1] if tail else f"exit status {proc.returncode}"
+    return [Result(name=f"[{name}]", value=None, unit="", verdict=f"error: {reason[:200]}")]
 
 
 def _main() -> int:

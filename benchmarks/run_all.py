@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import JSON_MARKER, PYTHON, REPO, Result, bench_env, table
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("import", "parse", "requests", "triggerer", "bulk", "emulator")
+BENCHMARKS = ("import", "parse", "requests", "triggerer", "bulk", "emulator", "all_tables")
 
 
 def run_one(name: str, mode: str, timeout: float) -> tuple[list[Result], str]:

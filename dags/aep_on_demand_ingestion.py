@@ -1,51 +1,63 @@
-"""On-demand AEP ingestion: Airflow's schedule drives a ``once`` dataflow, one run per data interval.
+"""On-demand AEP ingestion: Airflow's schedule drives a `once` dataflow, one run per data interval.
 
-Instead of letting AEP schedule the flow, the flow is created with ``frequency: once`` and every
-Airflow DAG run starts one on-demand run (``POST /runs``) for exactly its data interval
-``[data_interval_start, data_interval_end)``, then waits for it deferred in the triggerer. With
-``catchup`` Airflow backfills day by day from ``start_date``; clearing a DAG run re-ingests that
-day only, and a retried or cleared run task re-attaches to the run already started for the same
-window instead of starting a duplicate::
+Instead of letting AEP schedule the flow, the flow is created with `frequency: once` and every
+Airflow DAG run starts one on-demand run (`POST /runs`) for exactly its data interval
+`[data_interval_start, data_interval_end)`, then waits for it, deferred in the triggerer. Clearing a
+DAG run re-ingests that day only, and a retried or cleared run task re-attaches to the run already
+started for the same window instead of starting a duplicate:
 
-    base connection ─► source connection (tabular) ─────────────────────┐
-    target schema ─┬─► dataset ─► target connection ────────────────────┤
-                   └─► mapping set ─────────────────────────────────────┼─► once-flow ─► run window
-    flow spec "CRMToAEP" ───────────────────────────────────────────────┘
+```text
+base connection ──► source connection ──────┐
+target schema ─┬──► dataset ──► target conn ┤
+               └──► mapping set ────────────┤
+flow spec "CRMToAEP" ───────────────────────┤
+                                            ▼
+          once-flow ──► run for the data interval
+```
 
 The create steps reuse the resources of the first DAG run (same names), so later runs only add a
-flow run. ``max_active_runs=1`` keeps two catch-up runs from racing to create the same resource.
+flow run. `max_active_runs=1` keeps two runs from racing to create the same resource.
 
-Settings come from ``params``; the AEP connection id and sandbox are the constants below.
-``teardown`` deletes the resources at the end of a run (only for a one-off test run: the next
-scheduled run would recreate them).
+### Schedule and catch-up
+
+The DAG runs daily, for the day before (midnight to midnight, UTC). `catchup` is off: **unpausing
+it queues one run, for the latest complete day**, not one per day since the start date. To ingest
+past days, start a backfill for just those days (*Trigger* → *Backfill* in the UI), or:
+
+```bash
+airflow backfill create --dag-id aep_on_demand_ingestion --from-date 2026-01-01 --to-date 2026-01-07
+```
+
+Each backfilled day gets its own AEP run for its own window.
+
+### Params (trigger form)
+
+- `aep_conn_id` / `sandbox_name`: the AEP connection and sandbox (empty sandbox: the connection's).
+- `source_conn_id`: the Salesforce connection (see `aep_customer_success_ingestion`).
+- `table_name`: the Salesforce object (the mapping is for `Contact`).
+- `name_prefix`: prefix of every resource name (names identify resources for reuse).
+- `teardown`: delete the resources at the end of the run; only for a one-off test run (the next
+  scheduled run would create them again).
+
+The run task checks the run every 30 s (AEP is rate-limited); against the local emulator,
+`AEP_EMULATOR_POLL_SECONDS` makes it poll faster.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Param, XComArg
+from airflow.sdk import DAG
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
-from airflow_provider_aep.operators.connections import (
-    AEPCreateBaseConnectionOperator,
-    AEPCreateSourceConnectionOperator,
-    AEPCreateTargetConnectionOperator,
-)
-from airflow_provider_aep.operators.datasets import AEPCreateDatasetOperator
-from airflow_provider_aep.operators.delete import delete_on_teardown
-from airflow_provider_aep.operators.flows import AEPCreateDataflowOperator, AEPGetFlowSpecOperator
-from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
+from airflow_provider_aep import params as aep_params
+from airflow_provider_aep.constants import DEFAULT_FIELD_GROUPS, PROFILE_CLASS
+from airflow_provider_aep.ingestion import IngestionSettings, ingest_table
+from airflow_provider_aep.operators.delete import delete_ingestion_on_teardown
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
-from airflow_provider_aep.operators.schemas import AEPCreateSchemaOperator
+from airflow_provider_aep.sources import SALESFORCE_SERVICE_CLOUD as SOURCE
 
-SALESFORCE_SERVICE_CLOUD_SPEC_ID = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
-PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
-FIELD_GROUPS = [
-    "https://ns.adobe.com/xdm/context/profile-person-details",
-    "https://ns.adobe.com/xdm/context/profile-personal-details",
-]
-#: Salesforce ``Contact`` column -> XDM path of the target schema.
+#: Salesforce `Contact` column -> XDM path of the target schema.
 CONTACT_MAPPING = {
     "Id": "_id",
     "FirstName": "person.name.firstName",
@@ -55,21 +67,24 @@ CONTACT_MAPPING = {
     "CreatedDate": "_repo.createDate",
 }
 
-#: Every task of a run talks to the same AEP connection and sandbox, taken from the run's params.
-#: A create step whose POST failed without committing is retried by Airflow; the retry finds
-#: nothing by name (or the committed resource) and finishes without a duplicate.
-DEFAULT_ARGS = {
-    "aep_conn_id": "{{ params.aep_conn_id }}",
-    "sandbox_name": "{{ params.sandbox_name }}",
-    "retries": 2,
-    "retry_delay": datetime.timedelta(seconds=20),
-}
-AEP_PARAMS = {
-    "aep_conn_id": Param("aep_default", type="string", description="AEP connection id"),
-    "sandbox_name": Param(
-        None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
-    ),
-}
+#: The chain for the table, without a wait: a `once` flow runs only when a DAG run starts it.
+SETTINGS = IngestionSettings(
+    name_prefix="{{ params.name_prefix }}",
+    source_conn_id="{{ params.source_conn_id }}",
+    source=SOURCE.key,
+    class_id=PROFILE_CLASS,
+    field_groups=DEFAULT_FIELD_GROUPS,
+    mapping=CONTACT_MAPPING,
+    frequency="once",
+    interval=None,
+    backfill=None,
+    wait_for_first_run=False,
+    # The names since the first release of this DAG (new names would make new resources).
+    name_formats={
+        "schema": "{prefix} {table} profile schema",
+        "dataflow": "{prefix} {table} on-demand dataflow",
+    },
+)
 
 
 with DAG(
@@ -79,100 +94,42 @@ with DAG(
     # plain "@daily" runs at a point in time, with an empty data interval.)
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
-    catchup=True,
+    # Off: unpausing queues only the latest day (not one run per day since start_date); past days
+    # are ingested with a backfill of just those days (see the docs above).
+    catchup=False,
     max_active_runs=1,
     tags=["aep", "example", "salesforce", "on-demand"],
     doc_md=__doc__,
     render_template_as_native_obj=True,
-    default_args=DEFAULT_ARGS,
+    default_args=aep_params.aep_default_args(),
     params={
-        **AEP_PARAMS,
-        "source_conn_id": Param(
-            "salesforce_service_cloud_default", type="string", description="Salesforce connection id"
+        **aep_params.aep_connection_params(),
+        **aep_params.source_params(
+            SOURCE,
+            source_conn_id="salesforce_service_cloud_default",
+            connection_help="host = the Salesforce URL, login/password = OAuth2 client id/secret.",
+            name_prefix="airflow-aep-demo on-demand",
+            table_name="Contact",
+            table_help="The mapping is for Contact.",
         ),
-        "table_name": Param("Contact", type="string", description="Salesforce object to ingest"),
-        "name_prefix": Param("airflow-aep-demo on-demand", type="string", minLength=1, maxLength=60),
-        "teardown": Param(False, type="boolean", description="Delete the created resources at the end"),
+        **aep_params.teardown_param(),
     },
 ) as dag:
-    base_connection = AEPCreateBaseConnectionOperator(
-        task_id="create_base_connection",
-        name="{{ params.name_prefix }} base connection",
-        source="salesforce_service_cloud",
-        source_conn_id="{{ params.source_conn_id }}",
-    )
-    source_connection = AEPCreateSourceConnectionOperator(
-        task_id="create_source_connection",
-        name="{{ params.name_prefix }} {{ params.table_name }} source",
-        base_connection_id=base_connection.output,
-        connection_spec_id=SALESFORCE_SERVICE_CLOUD_SPEC_ID,
-        table_name="{{ params.table_name }}",
-        data_format="tabular",
-    )
-    schema = AEPCreateSchemaOperator(
-        task_id="create_target_schema",
-        title="{{ params.name_prefix }} {{ params.table_name }} profile schema",
-        class_id=PROFILE_CLASS,
-        field_groups=FIELD_GROUPS,
-    )
-    dataset = AEPCreateDatasetOperator(
-        task_id="create_dataset",
-        name="{{ params.name_prefix }} {{ params.table_name }} dataset",
-        schema_id=schema.output,
-    )
-    target_connection = AEPCreateTargetConnectionOperator(
-        task_id="create_target_connection",
-        name="{{ params.name_prefix }} {{ params.table_name }} target",
-        dataset_id=dataset.output,
-        schema_id=schema.output,
-    )
-    mapping_set = AEPCreateMappingSetOperator(
-        task_id="create_mapping_set",
-        name="{{ params.name_prefix }} {{ params.table_name }} mapping",
-        schema_id=schema.output,
-        mapping=CONTACT_MAPPING,
-    )
-    flow_spec = AEPGetFlowSpecOperator(
-        task_id="get_flow_spec",
-        flow_spec_name="CRMToAEP",
-        source_connection_spec_id=SALESFORCE_SERVICE_CLOUD_SPEC_ID,
-    )
-    dataflow = AEPCreateDataflowOperator(
-        task_id="create_once_dataflow",
-        name="{{ params.name_prefix }} {{ params.table_name }} on-demand dataflow",
-        flow_spec_id=flow_spec.output,
-        source_connection_id=source_connection.output,
-        target_connection_id=target_connection.output,
-        mapping_id=mapping_set.output,
-        mapping_version=XComArg(mapping_set, key="mapping_version"),
-        delta_column="LastModifiedDate",
-        delta_date_format="yyyy-MM-dd HH:mm:ss",
-        delta_timezone="UTC",
-        frequency="once",
-    )
-    run_window = AEPRunFlowOperator(
+    base_connection = SETTINGS.base_connection()
+    # The diagram's chain for one table; prefix_group_id=False keeps the bare task ids (create_dataset...).
+    ingest_table(SETTINGS, base_connection, "{{ params.table_name }}", prefix_group_id=False)
+    AEPRunFlowOperator(
         task_id="run_flow_for_interval",
-        flow_id=dataflow.output,
+        flow_id=dag.get_task("create_dataflow").output,
         window_start="{{ data_interval_start }}",
         window_end="{{ data_interval_end }}",
         wait_for_completion=True,
         deferrable=True,
-        poll_interval=5,
+        # AEP is rate-limited: one status check every 30 s. Emulator-only speed-up: the provider
+        # reads AEP_EMULATOR_POLL_SECONDS at run time against a loopback AEP (demo and tests set it).
+        poll_interval=30,
         timeout=datetime.timedelta(hours=2),
     )
 
-    # ------------------------------------------------- optional teardown (params.teardown)
-    delete_flow = delete_on_teardown(dataflow, "flow", task_id="delete_dataflow")
-    delete_source = delete_on_teardown(
-        source_connection, "source_connection", task_id="delete_source_connection"
-    )
-    delete_target = delete_on_teardown(
-        target_connection, "target_connection", task_id="delete_target_connection"
-    )
-    delete_base = delete_on_teardown(base_connection, "base_connection", task_id="delete_base_connection")
-    delete_dataset = delete_on_teardown(dataset, "dataset", task_id="delete_dataset")
-    delete_schema = delete_on_teardown(schema, "schema", task_id="delete_target_schema")
-
-    run_window >> delete_flow >> [delete_source, delete_target]
-    delete_source >> delete_base
-    delete_target >> delete_dataset >> delete_schema
+    # Optional teardown (params.teardown): deletes what the run created, in dependency order.
+    delete_ingestion_on_teardown(dag, after="run_flow_for_interval")

@@ -1,11 +1,14 @@
 """Profile export after the Salesforce accounts landed in AEP: a DAG scheduled on an AEP dataset.
 
-``aep_customer_success_ingestion`` waits for its dataflow's run with ``dataset_alias=ACCOUNTS``:
-when the run succeeds, the sensor adds an asset event for the AEP dataset it wrote
-(``aep://<org>/<sandbox>/datasets/<id>``) through that alias, with the run summary (run id,
-records read/written/failed) as the event's extra. This DAG is scheduled on the alias, so it runs
-once per successful ingestion, without knowing the dataset id (AEP assigns it at run time) and
-without a sensor holding a worker slot.
+`aep_customer_success_ingestion` waits for its dataflow's run with `dataset_alias=ACCOUNTS`.
+When the run succeeds, the sensor adds an asset event for the AEP dataset it wrote
+(`aep://<org>/<sandbox>/datasets/<id>`) through that alias, with the run summary (run id,
+records read/written/failed) as the event's extra.
+
+This DAG is scheduled on the alias, so it runs once per successful ingestion:
+
+- without knowing the dataset id (AEP assigns it at run time);
+- without a sensor holding a worker slot.
 
 The export step here only reads what landed from the triggering events; put the real export (a
 destination flow, a query, a file) in its place.
@@ -18,7 +21,7 @@ from typing import Any
 
 from airflow.sdk import DAG, AssetAlias, task
 
-#: The alias ``aep_customer_success_ingestion`` emits through (its sensor's ``dataset_alias``).
+#: The alias `aep_customer_success_ingestion` emits through (its sensor's `dataset_alias`).
 ACCOUNTS = "aep-dataset:salesforce-accounts"
 
 with DAG(

@@ -1,31 +1,49 @@
-"""Ingest ServiceNow ``sys_user`` rows into Adobe Experience Platform (the 2020 "ad-hoc" workflow).
+"""Ingest ServiceNow `sys_user` rows into Adobe Experience Platform (the 2020 "ad-hoc" workflow).
 
 The older revision of the customer-success tutorial, still accepted by AEP: the raw table is
-described by an ad-hoc XDM class and schema, the source connection points at it with
-``params.path``, and the target connection goes through a "dataset base connection"::
+described by an ad-hoc XDM class and schema, the source connection points at it with the table
+name (the `table_name` param, sent as the connection's `path`), and the target connection goes
+through a "dataset base connection":
 
-    ad-hoc schema ───────────┐
-    base connection ─────────┴─► source connection (path + ad-hoc schema) ─┐
-    target schema ─┬─► dataset ─┐                                          │
-    dataset base connection ────┴─► target connection ─────────────────────┤
-                   └─► mapping set ────────────────────────────────────────┼─► dataflow ─► first run
-    flow spec "CRMToAEP" ──────────────────────────────────────────────────┘
+```text
+ad-hoc schema ───┐
+base connection ─┴─► source connection ──────┐
+target schema ─┬──► mapping set ─────────────┤
+               └──► dataset ──┐              │
+dataset base connection ──────┴► target conn ┤
+flow spec "CRMToAEP" ────────────────────────┤
+                                             ▼
+                    dataflow ──► wait for first run
+```
 
-Compared with the translated tutorials this DAG fixes their known slips: the target connection
-uses the Data Lake connection spec (not ServiceNow's), every id is the one created by the step
-before (XCom), the delta column is a real column (``sys_updated_on``) with the
-``yyyy-MM-dd HH:mm:ss`` format, and schedule values are integers.
+Compared with the translated tutorials this DAG fixes their known slips:
 
-Settings come from ``params``; the AEP connection id and sandbox are the constants below.
-``teardown`` deletes what the run created (mapping sets cannot be deleted in AEP).
+- the target connection uses the Data Lake connection spec (not ServiceNow's);
+- every id is the one created by the step before (XCom);
+- the delta column is a real column (`sys_updated_on`) with the `yyyy-MM-dd HH:mm:ss` format;
+- schedule values are integers.
+
+### Params (trigger form)
+
+- `aep_conn_id` / `sandbox_name`: the AEP connection and sandbox (empty sandbox: the connection's).
+- `source_conn_id`: the ServiceNow connection (host = instance URL, login/password).
+- `table_name`: the ServiceNow table (the ad-hoc schema and the mapping are for `sys_user`).
+- `name_prefix`: prefix of every resource name (names identify resources for reuse).
+- `teardown`: delete what the run created (mapping sets cannot be deleted in AEP).
+
+The sensor checks the run every 30 s (AEP is rate-limited); against the local emulator,
+`AEP_EMULATOR_POLL_SECONDS` makes it poll faster.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Param, XComArg
+from airflow.sdk import DAG, XComArg
 
+from airflow_provider_aep import params as aep_params
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.constants import DEFAULT_FIELD_GROUPS, PROFILE_CLASS
 from airflow_provider_aep.operators.connections import (
     AEPCreateBaseConnectionOperator,
     AEPCreateDatasetBaseConnectionOperator,
@@ -33,19 +51,14 @@ from airflow_provider_aep.operators.connections import (
     AEPCreateTargetConnectionOperator,
 )
 from airflow_provider_aep.operators.datasets import AEPCreateDatasetOperator
-from airflow_provider_aep.operators.delete import delete_on_teardown
+from airflow_provider_aep.operators.delete import delete_ingestion_on_teardown, delete_on_teardown
 from airflow_provider_aep.operators.flows import AEPCreateDataflowOperator, AEPGetFlowSpecOperator
 from airflow_provider_aep.operators.mappings import AEPCreateMappingSetOperator
 from airflow_provider_aep.operators.schemas import AEPCreateAdHocSchemaOperator, AEPCreateSchemaOperator
 from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
+from airflow_provider_aep.sources import SERVICENOW as SOURCE
 
-SERVICENOW_SPEC_ID = "eb13cb25-47ab-407f-ba89-c0125281c563"
-PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
-FIELD_GROUPS = [
-    "https://ns.adobe.com/xdm/context/profile-person-details",
-    "https://ns.adobe.com/xdm/context/profile-personal-details",
-]
-#: Columns of ``sys_user`` described by the ad-hoc schema (all columns must be listed).
+#: Columns of `sys_user` described by the ad-hoc schema (all columns must be listed).
 SYS_USER_FIELDS = {
     "sys_id": "string",
     "user_name": "string",
@@ -55,7 +68,7 @@ SYS_USER_FIELDS = {
     "sys_created_on": "date-time",
     "sys_updated_on": "date-time",
 }
-#: ``sys_user`` column -> XDM path of the target schema.
+#: `sys_user` column -> XDM path of the target schema.
 SYS_USER_MAPPING = {
     "sys_id": "_id",
     "first_name": "person.name.firstName",
@@ -65,22 +78,6 @@ SYS_USER_MAPPING = {
 }
 #: "The first run started after the epoch" is the flow's first run, also for a reused flow.
 FLOW_FIRST_RUN = "1970-01-01T00:00:00Z"
-
-#: Every task of a run talks to the same AEP connection and sandbox, taken from the run's params.
-#: A create step whose POST failed without committing is retried by Airflow; the retry finds
-#: nothing by name (or the committed resource) and finishes without a duplicate.
-DEFAULT_ARGS = {
-    "aep_conn_id": "{{ params.aep_conn_id }}",
-    "sandbox_name": "{{ params.sandbox_name }}",
-    "retries": 2,
-    "retry_delay": datetime.timedelta(seconds=20),
-}
-AEP_PARAMS = {
-    "aep_conn_id": Param("aep_default", type="string", description="AEP connection id"),
-    "sandbox_name": Param(
-        None, type=["null", "string"], description="AEP sandbox (default: the connection's)"
-    ),
-}
 
 
 with DAG(
@@ -95,13 +92,17 @@ with DAG(
     tags=["aep", "example", "servicenow", "legacy"],
     doc_md=__doc__,
     render_template_as_native_obj=True,
-    default_args=DEFAULT_ARGS,
+    default_args=aep_params.aep_default_args(),
     params={
-        **AEP_PARAMS,
-        "source_conn_id": Param("servicenow_default", type="string", description="ServiceNow connection"),
-        "table_name": Param("sys_user", type="string", description="ServiceNow table to ingest"),
-        "name_prefix": Param("airflow-aep-demo snow", type="string", minLength=1, maxLength=60),
-        "teardown": Param(False, type="boolean", description="Delete the created resources at the end"),
+        **aep_params.aep_connection_params(),
+        **aep_params.source_params(
+            SOURCE,
+            source_conn_id="servicenow_default",
+            connection_help="host = the ServiceNow instance URL, login/password = a ServiceNow user.",
+            name_prefix="airflow-aep-demo snow",
+            table_help="The ad-hoc schema and the mapping are for sys_user.",
+        ),
+        **aep_params.teardown_param(),
     },
 ) as dag:
     adhoc_schema = AEPCreateAdHocSchemaOperator(
@@ -112,14 +113,14 @@ with DAG(
     base_connection = AEPCreateBaseConnectionOperator(
         task_id="create_base_connection",
         name="{{ params.name_prefix }} base connection",
-        source="servicenow",
+        source=SOURCE.key,
         source_conn_id="{{ params.source_conn_id }}",
     )
     source_connection = AEPCreateSourceConnectionOperator(
         task_id="create_source_connection",
         name="{{ params.name_prefix }} {{ params.table_name }} source",
         base_connection_id=base_connection.output,
-        connection_spec_id=SERVICENOW_SPEC_ID,
+        connection_spec_id=SOURCE.connection_spec_id,
         path="{{ params.table_name }}",
         adhoc_schema_id=adhoc_schema.output,
         data_format="tabular",
@@ -128,7 +129,7 @@ with DAG(
         task_id="create_target_schema",
         title="{{ params.name_prefix }} {{ params.table_name }} profile schema",
         class_id=PROFILE_CLASS,
-        field_groups=FIELD_GROUPS,
+        field_groups=DEFAULT_FIELD_GROUPS,
     )
     dataset = AEPCreateDatasetOperator(
         task_id="create_dataset",
@@ -154,8 +155,8 @@ with DAG(
     )
     flow_spec = AEPGetFlowSpecOperator(
         task_id="get_flow_spec",
-        flow_spec_name="CRMToAEP",
-        source_connection_spec_id=SERVICENOW_SPEC_ID,
+        flow_spec_name=SOURCE.flow_spec_name,
+        source_connection_spec_id=SOURCE.connection_spec_id,
     )
     dataflow = AEPCreateDataflowOperator(
         task_id="create_dataflow",
@@ -164,9 +165,9 @@ with DAG(
         source_connection_id=source_connection.output,
         target_connection_id=target_connection.output,
         mapping_id=mapping_set.output,
-        mapping_version=XComArg(mapping_set, key="mapping_version"),
-        delta_column="sys_updated_on",
-        delta_date_format="yyyy-MM-dd HH:mm:ss",
+        mapping_version=XComArg(mapping_set, key=xcom_keys.MAPPING_VERSION),
+        delta_column=SOURCE.delta_column,
+        delta_date_format=SOURCE.delta_date_format,
         delta_timezone="UTC",
         frequency="day",
         interval=1,
@@ -178,31 +179,25 @@ with DAG(
         flow_id=dataflow.output,
         started_after=FLOW_FIRST_RUN,
         deferrable=True,
-        poke_interval=5,
+        # AEP is rate-limited: one status check every 30 s. Emulator-only speed-up: the provider
+        # reads AEP_EMULATOR_POLL_SECONDS at run time against a loopback AEP (demo and tests set it).
+        poke_interval=30,
         timeout=3600,
     )
 
-    # ------------------------------------------------- optional teardown (params.teardown)
-    delete_flow = delete_on_teardown(dataflow, "flow", task_id="delete_dataflow")
-    delete_source = delete_on_teardown(
-        source_connection, "source_connection", task_id="delete_source_connection"
-    )
-    delete_target = delete_on_teardown(
-        target_connection, "target_connection", task_id="delete_target_connection"
-    )
-    delete_base = delete_on_teardown(base_connection, "base_connection", task_id="delete_base_connection")
+    # Optional teardown (params.teardown): the chain's resources in dependency order, then the
+    # ad-hoc schema and class after the source connection, the dataset base connection after the
+    # target connection.
+    deletes = delete_ingestion_on_teardown(dag, after="wait_for_first_run")
     delete_dataset_base = delete_on_teardown(
         dataset_base_connection, "base_connection", task_id="delete_dataset_base_connection"
     )
-    delete_dataset = delete_on_teardown(dataset, "dataset", task_id="delete_dataset")
-    delete_schema = delete_on_teardown(schema, "schema", task_id="delete_target_schema")
     delete_adhoc_schema = delete_on_teardown(adhoc_schema, "schema", task_id="delete_adhoc_schema")
     delete_adhoc_class = delete_on_teardown(
-        adhoc_schema, "class", task_id="delete_adhoc_class", resource_id=XComArg(adhoc_schema, key="class_id")
+        adhoc_schema,
+        "class",
+        task_id="delete_adhoc_class",
+        resource_id=XComArg(adhoc_schema, key=xcom_keys.CLASS_ID),
     )
-
-    first_run >> delete_flow >> [delete_source, delete_target]
-    delete_source >> [delete_base, delete_adhoc_schema]
-    delete_adhoc_schema >> delete_adhoc_class
-    delete_target >> [delete_dataset_base, delete_dataset]
-    delete_dataset >> delete_schema
+    deletes["delete_source_connection"] >> delete_adhoc_schema >> delete_adhoc_class
+    deletes["delete_target_connection"] >> delete_dataset_base

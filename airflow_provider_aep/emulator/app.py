@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .auth import GATEWAY_PREFIX, IMS_PATHS, check_gateway, service_of
+from .auth import GATEWAY_PREFIXES, IMS_PATHS, check_gateway, service_of
 from .errors import APIError, current_request_id, flow_error, ims_error, service_error, xdm_error
 from .state import EmulatorConfig, EmulatorState
 
@@ -67,7 +67,7 @@ def is_loopback_client(scope: Scope) -> bool:
 def normalise_gateway_path(path: str) -> str:
     """One rule for every gateway path: one trailing slash is ignored (``/tenant/schemas/`` is
     ``/tenant/schemas``), as AEP's gateway accepts both spellings."""
-    if path.startswith(GATEWAY_PREFIX) and path.endswith("/") and len(path) > len(GATEWAY_PREFIX):
+    if path.startswith(GATEWAY_PREFIXES) and path.endswith("/") and path not in GATEWAY_PREFIXES:
         return path[:-1]
     return path
 
@@ -81,6 +81,8 @@ def error_for_path(path: str, status: int, detail: str) -> APIError:
         return xdm_error(status, {400: 1001, 404: 1012}.get(status, 1000), detail)
     if service == "catalog":
         return service_error("CAT", status, 1000, detail)
+    if service == "identity":
+        return service_error("IDN", status, 1000, detail)
     if service:
         return service_error("DP", status, 1000, detail)
     if path in IMS_PATHS:
@@ -196,7 +198,7 @@ class EmulatorApp(FastAPI):
         if len(log) > state.config.max_request_log:
             del log[: len(log) - state.config.max_request_log]
 
-        is_gateway = path.startswith(GATEWAY_PREFIX)
+        is_gateway = path.startswith(GATEWAY_PREFIXES)
         is_ims = path in IMS_PATHS
         request_body = await _read_body(receive)
         if request_body is None:  # the client left before its request was complete: nothing to do
@@ -342,7 +344,7 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     path = request.scope.get("path", "")
     headers = dict(exc.headers or {})
-    if not path.startswith(GATEWAY_PREFIX):
+    if not path.startswith(GATEWAY_PREFIXES):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
     what = "path" if exc.status_code == 404 else "method"
     err = error_for_path(path, exc.status_code, f"The {what} of {request.method} {path} is not supported.")
@@ -358,8 +360,11 @@ def create_app(config: EmulatorConfig | None = None, *, admin_remote: bool = Fal
         routes_admin,
         routes_catalog,
         routes_conversion,
+        routes_descriptors,
         routes_export,
+        routes_fieldgroups,
         routes_flowservice,
+        routes_identity,
         routes_ims,
         routes_schemaregistry,
     )
@@ -381,8 +386,11 @@ def create_app(config: EmulatorConfig | None = None, *, admin_remote: bool = Fal
     app.include_router(routes_ims.router)
     app.include_router(routes_admin.router, prefix="/_emulator")
     app.include_router(routes_flowservice.router, prefix="/data/foundation/flowservice")
+    app.include_router(routes_fieldgroups.router, prefix="/data/foundation/schemaregistry")
+    app.include_router(routes_descriptors.router, prefix="/data/foundation/schemaregistry")
     app.include_router(routes_schemaregistry.router, prefix="/data/foundation/schemaregistry")
     app.include_router(routes_catalog.router, prefix="/data/foundation/catalog")
     app.include_router(routes_conversion.router, prefix="/data/foundation/conversion")
     app.include_router(routes_export.router, prefix="/data/foundation/export")
+    app.include_router(routes_identity.router, prefix="/data/core")
     return app

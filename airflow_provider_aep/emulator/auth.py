@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from .state import EmulatorState, SandboxState
 
 GATEWAY_PREFIX = "/data/foundation/"
+#: Identity Service (``/data/core/idnamespace/...``) sits behind the same gateway checks.
+CORE_PREFIX = "/data/core/"
+GATEWAY_PREFIXES = (GATEWAY_PREFIX, CORE_PREFIX)
 IMS_PATHS = ("/ims/token/v3", "/ims/token/v2", "/ims/exchange/jwt")
 _SANDBOX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -35,7 +38,9 @@ class RequestContext:
 
 
 def service_of(path: str) -> str:
-    """``flowservice`` / ``schemaregistry`` / ``catalog`` / ``conversion`` (or ``""``)."""
+    """``flowservice`` / ``schemaregistry`` / ``catalog`` / ``conversion`` / ``identity`` (or ``""``)."""
+    if path.startswith(CORE_PREFIX):
+        return "identity"
     if not path.startswith(GATEWAY_PREFIX):
         return ""
     return path[len(GATEWAY_PREFIX) :].split("/", 1)[0]
@@ -46,6 +51,8 @@ def _service_error(service: str, status: int, code: int, detail: str) -> APIErro
         return flow_error(status, code, detail)
     if service == "schemaregistry":
         return xdm_error(status, code, detail)
+    if service == "identity":
+        return service_error("IDN", status, code, detail)
     return service_error("CAT" if service == "catalog" else "DP", status, code, detail)
 
 

@@ -2,8 +2,10 @@
 
 What it does, with nothing to configure:
 
-1. Uses a project-local Airflow home (``<repo>/.airflow``: SQLite metadata DB, the repo's ``dags/``
-   folder, no example DAGs) and runs ``airflow db migrate`` the first time.
+1. Uses its own Airflow home (SQLite metadata DB, no Airflow example DAGs): ``<repo>/.airflow`` with
+   the checkout's ``dags/`` folder, or, when installed from a wheel, ``~/.cache/aep-demo/airflow``
+   with the example DAGs the wheel ships (``airflow_provider_aep/example_dags``). It runs
+   ``airflow db migrate`` the first time.
 2. Starts the AEP emulator (``python -m airflow_provider_aep.emulator``) on a free port, with flow
    runs that take a couple of seconds.
 3. Passes the Airflow connections for it (``aep_default``) and for the demo source systems
@@ -96,16 +98,31 @@ class DemoError(Exception):
 
 
 # --------------------------------------------------------------------------------------- setup
-def find_project_root(start: Path | None = None) -> Path:
-    """The directory holding ``dags/`` with the example DAGs (the current one or the package's repo)."""
-    candidates = [start or Path.cwd(), *Path(__file__).resolve().parents]
+def find_dags_folder(start: Path | None = None) -> Path:
+    """The folder of the example DAGs: ``dags/`` of a checkout, else the ones the wheel ships.
+
+    A checkout is the current directory (or *start*) or one holding this module; an installed
+    wheel carries the same files as ``airflow_provider_aep/example_dags``.
+    """
+    here = Path(__file__).resolve()
+    candidates = [(start or Path.cwd()) / "dags", *(p / "dags" for p in here.parents[2:])]
+    candidates.append(here.parents[1] / "example_dags")
     for candidate in candidates:
-        if (candidate / "dags" / f"{DEFAULT_DAG_ID}.py").is_file():
+        if (candidate / f"{DEFAULT_DAG_ID}.py").is_file():
             return candidate
     raise DemoError(
-        "cannot find the example DAGs (dags/aep_customer_success_ingestion.py); run aep-demo from the "
-        "airflow-provider-aep checkout"
+        f"cannot find the example DAGs ({DEFAULT_DAG_ID}.py in dags/ of the airflow-provider-aep "
+        "checkout, or airflow_provider_aep/example_dags/ of the installed wheel); reinstall the "
+        "package or run aep-demo from the checkout"
     )
+
+
+def default_airflow_home(dags: Path) -> Path:
+    """``<repo>/.airflow`` in a checkout; a per-user cache directory for an installed wheel."""
+    if dags.name == "dags":
+        return dags.parent / ".airflow"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "aep-demo" / "airflow"
 
 
 def free_port() -> int:
@@ -115,8 +132,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def airflow_env(root: Path, home: Path) -> dict[str, str]:
-    """Environment of the Airflow child processes (project-local home, SQLite, repo DAGs)."""
+def airflow_env(dags: Path, home: Path) -> dict[str, str]:
+    """Environment of the Airflow child processes (the demo's home, SQLite, the example DAGs)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -125,9 +142,12 @@ def airflow_env(root: Path, home: Path) -> dict[str, str]:
     env.update(
         {
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            # The example DAGs poll AEP every 30 s; against the local emulator, every 2 s at most
+            # (an emulator-only cap, read by the provider at run time for a loopback AEP only).
+            "AEP_EMULATOR_POLL_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -306,16 +326,26 @@ def read_run(db_path: Path, dag_id: str) -> dict[str, Any]:
             "ORDER BY start_date IS NULL, start_date, task_id",
             (dag_id, run_id),
         ).fetchall()
+        # Airflow's xcom table has map_index; a minimal table without it reads as unmapped.
+        has_index = any(c[1] == "map_index" for c in db.execute("PRAGMA table_info(xcom)"))
+        index = "map_index" if has_index else "-1"
         xcoms = db.execute(
-            "SELECT task_id, key, value FROM xcom WHERE dag_run_id = ? ORDER BY task_id, key", (run_pk,)
+            f"SELECT task_id, key, value, {index} FROM xcom WHERE dag_run_id = ? "  # noqa: S608 - fixed text
+            "ORDER BY task_id, key, 4",
+            (run_pk,),
         ).fetchall()
     values: dict[tuple[str, str], Any] = {}
-    for task_id, key, value in xcoms:
+    #: Mapped tasks (e.g. one task group per table): {(task_id, key): {map index: value}}.
+    mapped: dict[tuple[str, str], dict[int, Any]] = {}
+    for task_id, key, value, map_index in xcoms:
         try:
             values[(task_id, key)] = json.loads(value) if isinstance(value, (str, bytes)) else value
         except ValueError:
             values[(task_id, key)] = value
+        if map_index is not None and map_index >= 0:
+            mapped.setdefault((task_id, key), {})[int(map_index)] = values[(task_id, key)]
     return {
+        "mapped": mapped,
         "run_id": run_id,
         "state": state,
         "start": start,
@@ -421,6 +451,37 @@ def _run_line(run: dict[str, Any]) -> str:
     )
 
 
+#: Task group the ingestion factory maps over the tables (``airflow_provider_aep.ingestion``).
+TABLE_GROUP = "ingest_table"
+
+
+def report_tables(run: dict[str, Any], client: EmulatorClient | None, out: Any) -> bool:
+    """Per table of a DAG mapped over tables: records written and the dataset id. False when a
+    table has no dataset or no successful first run."""
+    mapped = run.get("mapped") or {}
+    datasets = mapped.get((f"{TABLE_GROUP}.create_dataset", "return_value")) or {}
+    if not datasets:
+        return True
+    plan = run["xcom"].get(("plan_tables", "return_value")) or []
+    summaries = mapped.get((f"{TABLE_GROUP}.wait_for_first_run", "run_summary")) or {}
+    ok = True
+    print(f"\nTables ({len(plan)}): records written by the first run, and the dataset", file=out)
+    for index, entry in enumerate(plan):
+        table = entry.get("table", "?") if isinstance(entry, dict) else str(entry)
+        dataset = datasets.get(index)
+        found = summaries.get(index)
+        summary: dict[str, Any] = found if isinstance(found, dict) else {}
+        written = summary.get("records_written")
+        if written is None and client is not None and dataset:
+            with suppress(Exception):
+                written = len(client.records(str(dataset)))
+        if dataset is None or written is None or summary.get("status", "success") != "success":
+            ok = False
+        shown = "?" if written is None else str(written)
+        print(f"  {table:<28} records written {shown:>6}   dataset {dataset}", file=out)
+    return ok
+
+
 def report(run: dict[str, Any], client: EmulatorClient | None, out: Any) -> bool:
     """Print the report; True when the DAG run and every task ended well."""
     ok = run["state"] == "success"
@@ -492,7 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--run-duration", type=float, default=RUN_DURATION_SECONDS, help="emulated run length (s)"
     )
-    parser.add_argument("--airflow-home", type=Path, help="default: <repo>/.airflow")
+    parser.add_argument(
+        "--airflow-home",
+        type=Path,
+        help="default: <repo>/.airflow, or ~/.cache/aep-demo/airflow if installed",
+    )
     parser.add_argument("--verbose", action="store_true", help="echo the whole airflow dags test output")
     return parser
 
@@ -510,12 +575,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     emulator: Emulator | None = None
     try:
-        root = find_project_root()
-        home = (args.airflow_home or root / ".airflow").resolve()
-        dags = sorted(p.stem for p in (root / "dags").glob("*.py") if not p.name.startswith("_"))
+        dags_folder = find_dags_folder()
+        home = (args.airflow_home or default_airflow_home(dags_folder)).resolve()
+        dags = sorted(p.stem for p in dags_folder.glob("*.py") if not p.name.startswith("_"))
         if args.dag_id not in dags:
             raise DemoError(f"unknown DAG {args.dag_id!r}; choose one of: {', '.join(dags)}")
-        env = airflow_env(root, home)
+        env = airflow_env(dags_folder, home)
+        print(f"Example DAGs: {dags_folder}; Airflow home: {home}", file=out)
         ensure_database(home, env, out)
 
         emulator = Emulator(home / "logs" / "aep-emulator.log", run_duration=args.run_duration)
@@ -539,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
             verbose=args.verbose,
         )
         run = read_run(home / "airflow.db", args.dag_id)
-        ok = report(run, EmulatorClient(emulator.url), out) and code == 0
+        client = EmulatorClient(emulator.url)
+        ok = report(run, client, out) and report_tables(run, client, out) and code == 0
         elapsed = time.monotonic() - started
         print(f"\nDemo {'succeeded' if ok else 'FAILED'} in {elapsed:.0f}s. Full log: {log_path}", file=out)
         if not ok and not args.verbose:

@@ -149,6 +149,7 @@ class FaultConfig:
     drop_after_commit_count: int = 1
     force_run_status: str | None = None
     force_run_status_count: int | None = None
+    force_run_status_flows: list[str] | None = None
     routes: list[str] | None = None
     late_commit: list[str] = field(default_factory=list)
     late_commit_count: int = 1
@@ -212,6 +213,14 @@ class FaultConfig:
             cfg.force_run_status_count = _check_int(
                 "force_run_status_count", values["force_run_status_count"], minimum=0
             )
+        if "force_run_status_flows" in values:
+            flows = values["force_run_status_flows"]
+            if not isinstance(flows, list) or not flows or not all(isinstance(f, str) and f for f in flows):
+                raise ValueError(
+                    "faults.force_run_status_flows must be a non-empty list of flow ids (or null for "
+                    f"every flow), not {flows!r}"
+                )
+            cfg.force_run_status_flows = list(flows)
         if "routes" in values:
             cfg.routes = _check_routes("routes", values["routes"])
         if "late_commit" in values:

@@ -1,5 +1,5 @@
 """Admin endpoints under ``/_emulator/`` (no auth): reset, request log, faults, config, records,
-source rows, state counts."""
+source rows and tables, state counts."""
 
 from __future__ import annotations
 
@@ -141,6 +141,52 @@ async def add_rows(request: Request, connection_spec_id: str, table: str) -> dic
         )
     tables[table].rows.extend(body)
     return {"table": table, "rows": len(tables[table].rows)}
+
+
+@router.post("/sources/{connection_spec_id}/tables")
+async def add_table(request: Request, connection_spec_id: str) -> JSONResponse:
+    """Add a source table (e.g. the 100 tables of a benchmark): ``{name, label?, copy_of?}`` copies
+    the columns, rows and delta column of table ``copy_of``; without it ``{columns, delta_column,
+    rows?, timestamp_format?}`` define a new one (columns in /explore format). 201; 409 if the name
+    is taken."""
+    import copy
+
+    from .samples import SampleTable
+
+    body = await _json(request)
+    tables = emu(request).source_catalog.get(connection_spec_id)
+    if tables is None:
+        detail = f"no source {connection_spec_id}"
+        raise APIError(404, {"title": "Not Found", "status": 404, "detail": detail})
+    if not isinstance(body, dict):
+        raise _bad("body must be an object: {name, label?, copy_of?} or {name, columns, delta_column, rows?}")
+    name, label, base = body.get("name"), body.get("label"), body.get("copy_of")
+    if not isinstance(name, str) or not name.strip() or name != name.strip("/ "):
+        raise _bad("'name' (the table's API name) must be a non-empty string")
+    if label is not None and not isinstance(label, str):
+        raise _bad("'label' must be a string")
+    if name in tables:
+        raise APIError(409, {"title": "Conflict", "status": 409, "detail": f"table {name} already exists"})
+    if base is not None:
+        if base not in tables:
+            raise _bad(f"'copy_of': no table {base}; valid: {sorted(tables)}")
+        table = copy.deepcopy(tables[base])
+        table.name, table.label = name, label or name
+    else:
+        columns, delta, rows = body.get("columns"), body.get("delta_column"), body.get("rows", [])
+        if not isinstance(columns, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("xdm"), dict)
+            for c in columns
+        ):
+            raise _bad("'columns' must be a list of /explore columns {name, type, xdm: {type, ...}}")
+        if delta not in [c["name"] for c in columns]:
+            raise _bad("'delta_column' must name one of the columns")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise _bad("'rows' must be a list of objects")
+        fmt = body.get("timestamp_format", "yyyy-MM-dd HH:mm:ss")
+        table = SampleTable(name, copy.deepcopy(columns), copy.deepcopy(rows), str(delta), fmt, label or name)
+    tables[name] = table
+    return JSONResponse({"table": name, "rows": len(table.rows)}, status_code=201)
 
 
 @router.get("/sources")

@@ -30,6 +30,47 @@ def data_behavior(schema: dict[str, Any]) -> str:
     return next((name for uri, name in _BEHAVIOURS if uri in extends), "record")
 
 
+def _tag_flags(tags: dict[str, Any], name: str) -> tuple[bool, bool]:
+    """(enabled, upsert) of a Profile/Identity tag; ``"enabled: true"`` (with a space, as one of
+    Adobe's samples writes it) counts as ``"enabled:true"``."""
+    values = {str(v).replace(" ", "").lower() for v in tags.get(name) or []}
+    return "enabled:true" in values, "isupsert:true" in values
+
+
+def check_profile_tags(schema: dict[str, Any], old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+    """Rules for the ``unifiedProfile`` / ``unifiedIdentity`` tags of a dataset (create or update).
+
+    * Enabling Profile needs a union-enabled schema: 400 "To enable profile datasets the schema
+      should be valid" (an older guide's answer; newer docs only say the dataset does not show as
+      Profile-enabled in the UI; emulator choice: refuse).
+    * Turning upsert on or off on a dataset that is already enabled needs the documented dance:
+      first replace both tags with ``["enabled:false"]``, then add them again (emulator choice: 400
+      otherwise, since AEP documents the dance but not the error).
+    """
+    for name in ("unifiedProfile", "unifiedIdentity"):
+        value = new.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise catalog_error(400, 1000, f"'tags.{name}' must be a list of strings, e.g. ['enabled:true'].")
+    enabled, upsert = _tag_flags(new, "unifiedProfile")
+    if enabled and "union" not in (schema.get("meta:immutableTags") or []):
+        raise catalog_error(
+            400,
+            1000,
+            "To enable profile datasets the schema should be valid: the schema "
+            f"[{schema.get('$id')}] is not enabled for Profile. PATCH it with "
+            '[{"op":"add","path":"/meta:immutableTags","value":["union"]}] first.',
+        )
+    if old is not None and enabled:
+        was_enabled, was_upsert = _tag_flags(old, "unifiedProfile")
+        if was_enabled and was_upsert != upsert:
+            raise catalog_error(
+                400,
+                1000,
+                "The dataset is already enabled for Profile: to change isUpsert, first replace "
+                'tags/unifiedProfile and tags/unifiedIdentity with ["enabled:false"], then add them again.',
+            )
+
+
 def _not_found(dataset_id: str) -> Any:
     return catalog_error(404, 1004, f"Requested object [{dataset_id}] not found.")
 
@@ -50,6 +91,7 @@ async def create_dataset(request: Request) -> JSONResponse:
     tags = body.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(v, list) for v in tags.values()):
         raise catalog_error(400, 1000, "'tags' must map tag names to lists of strings.")
+    check_profile_tags(c.sandbox.schemas[ref["id"]], None, tags)
     dataset_id = hex_id(24)
     now = state.clock.now_ms()
     obj = {
@@ -128,6 +170,12 @@ async def patch_dataset(request: Request, dataset_id: str) -> list[str]:
     for key in ("schemaRef", "imsOrg", "sandboxId", "created", "classification"):
         if patched.get(key) != obj.get(key):
             raise catalog_error(400, 1000, f"The field [{key}] cannot be changed.")
+    tags = patched.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise catalog_error(400, 1000, "'tags' must map tag names to lists of strings.")
+    schema = c.sandbox.schemas.get(str((obj.get("schemaRef") or {}).get("id")))
+    if schema is not None:
+        check_profile_tags(schema, obj.get("tags") or {}, tags)
     obj.clear()
     obj.update(patched)
     obj["updated"] = state.clock.now_ms()

@@ -462,26 +462,53 @@ async def test_connection(request: Request, connection_id: str) -> dict[str, Any
 
 @router.get("/connections/{connection_id}/explore")
 async def explore(request: Request, connection_id: str) -> Any:
-    """Explore the source behind a base connection: ``objectType=root`` or ``table&object=``."""
+    """Explore the source behind a base connection: ``objectType=root`` or ``table&object=``.
+
+    Root lists ``{type: table, name, path, canPreview, canFetchSchema}``: for Salesforce and the
+    other customer-success sources ``name`` is the label ("Invoice") and ``path`` the API name
+    (``Invoice__c``); for OData both are the entity set. Errors are the sources error catalogue's
+    (how AEP prefixes those codes is not documented; the emulator answers ``FLOW-<code>-400``):
+    1330 no columns found for the table (an unknown table is a 404), 1336 explore not supported by
+    the connection spec, 1337 required query parameter empty, 1358 invalid ``objectType``.
+    """
     sb = ctx(request).sandbox
     state = emu(request)
     obj = _get(sb.connections, connection_id, "connection")
-    object_type = (request.query_params.get("objectType") or "root").lower()
-    tables = state.source_catalog.get(obj["connectionSpec"]["id"], {})
+    spec_id = obj["connectionSpec"]["id"]
+    raw_type = request.query_params.get("objectType")
+    object_type = (raw_type or "root").lower()
+    if object_type not in ("root", "table", "file", "folder", "rest"):
+        raise bad(f"Invalid objectType [{raw_type}]; valid: root, table.", 1358)
+    spec = connection_spec(spec_id) or {}
+    if "exploreSpec" not in spec or object_type in ("file", "folder", "rest"):
+        raise bad(
+            f"Explore with objectType [{raw_type or 'root'}] is not supported for the connection spec "
+            f"[{spec_id}].",
+            1336,
+        )
+    tables = state.source_catalog.get(spec_id, {})
     if object_type == "root":
         return [
-            {"type": "table", "name": name, "path": name, "canPreview": True, "canFetchSchema": True}
-            for name in tables
+            {
+                "type": "table",
+                "name": table.label or name,
+                "path": name,
+                "canPreview": True,
+                "canFetchSchema": True,
+            }
+            for name, table in tables.items()
         ]
-    if object_type == "table":
-        path = request.query_params.get("object")
-        if not path:
-            raise bad("The query parameter 'object' is required for objectType=table.")
-        table = tables.get(path.strip("/"))
-        if table is None:
-            raise flow_error(404, 1101, f"The object [{path}] was not found in the source.", "Not Found")
-        return {"format": "flat", "schema": {"columns": copy.deepcopy(table.columns)}}
-    raise bad(f"Unsupported objectType [{request.query_params.get('objectType')}]; use root or table.")
+    path = (request.query_params.get("object") or "").strip()
+    if not path:
+        raise bad("The query parameter 'object' is required for objectType=table and is empty.", 1337)
+    table = tables.get(path.strip("/"))
+    if table is None:
+        # Emulator choice: what AEP answers for an object the source does not have is not documented;
+        # a 404 as for any unknown resource (clients resolve a label through objectType=root on it).
+        raise flow_error(404, 1101, f"The object [{path}] was not found in the source.", "Not Found")
+    if not table.columns:
+        raise bad(f"No columns found for table [{path}].", 1330)
+    return {"format": "flat", "schema": {"columns": copy.deepcopy(table.columns)}}
 
 
 # ---------------------------------------------------------------------------- source connections

@@ -85,6 +85,8 @@ def resource_kind(sb: SandboxState, ref: str) -> str | None:
     """``class`` / ``fieldgroup`` / ``None`` (unknown) for a ``$ref``."""
     if ref in sb.classes:
         return "class"
+    if ref in sb.fieldgroups:
+        return "fieldgroup"
     doc = _standard().get(ref)
     if doc is None:
         return None
@@ -102,15 +104,19 @@ def resource_kind(sb: SandboxState, ref: str) -> str | None:
 
 def schema_field_paths(sb: SandboxState, schema_id: str) -> dict[str, dict[str, Any]]:
     """Dotted XDM paths of a tenant schema (KeyError if unknown)."""
-    from .xdm import field_paths
-
     schema = sb.schemas[schema_id]
-    class_id = schema["meta:class"]
-    fgs = [r for r in schema.get("meta:fieldGroups", [])]
-    if class_id in sb.classes:
-        cls = sb.classes[class_id]
-        return field_paths(ADHOC_CLASS, fgs, cls.get("_tenantProperties") or {})
-    return field_paths(class_id, fgs)
+    return _paths_for(sb, schema["meta:class"], list(schema.get("meta:fieldGroups", [])))
+
+
+def title_owner(sb: SandboxState, title: str, *, excluding: tuple[str, ...] = ()) -> str | None:
+    """``$id`` of the tenant class, schema or field group titled ``title`` (titles are unique
+    across resource types: ``XDM-1521-400``), or ``None``; resources in ``excluding`` are
+    passed over, so a tolerated owner never hides another one."""
+    for store in (sb.classes, sb.schemas, sb.fieldgroups):
+        for doc in store.values():
+            if doc.get("title") == title and doc["$id"] not in excluding:
+                return str(doc["$id"])
+    return None
 
 
 def _nest(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -193,8 +199,8 @@ async def create_class(request: Request) -> JSONResponse:
             or fdef["type"] not in _FIELD_TYPES
         ):
             raise bad(f"Field [_adhoc.{fname}] needs a valid 'type' (one of {sorted(_FIELD_TYPES)}).")
-    if any(cl["title"] == body["title"] for cl in c.sandbox.classes.values()):
-        raise bad(f"A class with title [{body['title']}] already exists in this sandbox.", 1521)
+    if title_owner(c.sandbox, body["title"]) is not None:
+        raise bad(f"Title [{body['title']}] is not unique: a class, schema or field group uses it.", 1521)
     hx = hex_id(32)
     ns = f"_{hx}"
     tenant = state.config.tenant_id
@@ -306,19 +312,18 @@ async def create_schema(request: Request) -> JSONResponse:
     class_id = classes[0]
     if body.get("meta:class") not in (None, class_id):
         raise bad(f"'meta:class' [{body['meta:class']}] does not match the class in allOf [{class_id}].")
-    std = _standard()
     for group in groups:
-        intended = (std.get(group) or {}).get("meta:intendedToExtend") or []
-        if intended and class_id not in intended and class_id not in sb.classes:
-            raise bad(
-                f"The field group [{group}] cannot be used with class [{class_id}]; it extends {intended}."
-            )
-    if any(s["title"] == body["title"] for s in sb.schemas.values()):
-        raise bad(f"A schema with title [{body['title']}] already exists in this sandbox.", 1521)
+        _check_intended(sb, group, class_id)
+    # Tolerance: a schema may share the title of the tenant ad-hoc class it is built on (the
+    # provider's legacy ad-hoc operator names both alike); any other clash is XDM-1521, a second
+    # schema with that title included.
+    owner = title_owner(sb, body["title"], excluding=(class_id,))
+    if owner is not None:
+        raise bad(f"Title [{body['title']}] is not unique: the resource [{owner}] uses it.", 1521)
     hx = hex_id(32)
     tenant = state.config.tenant_id
     now = state.clock.now_ms()
-    class_doc = sb.classes.get(class_id) or std.get(class_id) or {}
+    class_doc = sb.classes.get(class_id) or _standard().get(class_id) or {}
     extends = [*groups, *[e for e in class_doc.get("meta:extends", []) if e not in groups], class_id]
     schema = {
         "$id": f"https://ns.adobe.com/{tenant}/schemas/{hx}",
@@ -349,17 +354,34 @@ async def create_schema(request: Request) -> JSONResponse:
         schema_paths_check = _paths_for(sb, class_id, groups)
     except KeyError as exc:
         raise bad(f"The referenced resource {exc} does not exist.", 1012) from exc
+    except ValueError as exc:
+        raise bad(str(exc)) from exc
     del schema_paths_check
     sb.schemas[schema["$id"]] = schema
     return JSONResponse(_public_schema(schema), status_code=201)
 
 
 def _paths_for(sb: SandboxState, class_id: str, groups: list[str]) -> dict[str, dict[str, Any]]:
+    """Leaf paths of a class plus field groups (standard or tenant); KeyError for unknown ids."""
     from .xdm import field_paths
 
     if class_id in sb.classes:
-        return field_paths(ADHOC_CLASS, groups, sb.classes[class_id]["_tenantProperties"])
-    return field_paths(class_id, groups)
+        return field_paths(
+            ADHOC_CLASS,
+            groups,
+            sb.classes[class_id]["_tenantProperties"],
+            tenant_resources=sb.fieldgroups,
+            class_aliases=(class_id,),
+        )
+    return field_paths(class_id, groups, tenant_resources=sb.fieldgroups)
+
+
+def _check_intended(sb: SandboxState, group: str, class_id: str) -> None:
+    doc = _standard().get(group) or sb.fieldgroups.get(group) or {}
+    intended = doc.get("meta:intendedToExtend") or []
+    tenant_group = group in sb.fieldgroups
+    if intended and class_id not in intended and (tenant_group or class_id not in sb.classes):
+        raise bad(f"The field group [{group}] cannot be used with class [{class_id}]; it extends {intended}.")
 
 
 def _public_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -400,7 +422,16 @@ async def delete_schema(request: Request, schema_id: str) -> Response:
     users = [k for k, d in sb.datasets.items() if (d.get("schemaRef") or {}).get("id") == schema["$id"]]
     if users:
         raise bad(f"The schema [{schema['$id']}] is used by dataset(s) {users}; delete them first.", 1013)
+    if "union" in (schema.get("meta:immutableTags") or []):
+        raise bad(
+            f"The schema [{schema['$id']}] is enabled for Profile and cannot be deleted; rename it "
+            "(e.g. add 'Do not use' to its title) instead.",
+            1013,
+        )
     del sb.schemas[schema["$id"]]
+    # Emulator choice: the schema's descriptors go with it.
+    for did in [k for k, d in sb.descriptors.items() if d.get("xdm:sourceSchema") == schema["$id"]]:
+        del sb.descriptors[did]
     return Response(status_code=204)
 
 
@@ -417,10 +448,59 @@ async def get_global(request: Request, kind: str, resource_id: str) -> dict[str,
 
 
 # ------------------------------------------------------------------------------ schema evolution
+#: Classes whose schemas may be enabled for Profile (the union tag).
+_PROFILE_CLASSES = (
+    "https://ns.adobe.com/xdm/context/profile",
+    "https://ns.adobe.com/xdm/context/experienceevent",
+)
+
+
+def has_primary_identity(sb: SandboxState, schema_id: str) -> bool:
+    """Whether a primary identity descriptor points into the schema."""
+    return any(
+        d.get("@type") == "xdm:descriptorIdentity"
+        and d.get("xdm:sourceSchema") == schema_id
+        and d.get("xdm:isPrimary") is True
+        for d in sb.descriptors.values()
+    )
+
+
+def _union_value(value: Any) -> bool:
+    """Whether a ``/meta:immutableTags`` value asks for the union tag (400 for other tags)."""
+    tags = value if isinstance(value, list) else [value]
+    if not tags or not all(isinstance(t, str) for t in tags) or set(tags) != {"union"}:
+        raise bad(f"Invalid meta:immutableTags value {value!r}: the only supported tag is ['union'].")
+    return True
+
+
+def _check_union_allowed(sb: SandboxState, schema: dict[str, Any], groups: list[str]) -> None:
+    from .xdm import IDENTITY_MAP_ID
+
+    if schema["meta:class"] not in _PROFILE_CLASSES:
+        # Emulator choice: ad-hoc (tenant) classes are not meant for Profile; AEP's code is unknown.
+        raise bad(
+            f"The schema's class [{schema['meta:class']}] cannot be enabled for Profile; use a schema of "
+            f"the XDM Individual Profile or XDM ExperienceEvent class.",
+            1528,
+        )
+    if not has_primary_identity(sb, schema["$id"]) and IDENTITY_MAP_ID not in groups:
+        raise xdm_error(
+            400,
+            1528,
+            f"The schema [{schema['$id']}] cannot be enabled for Profile: it has no primary identity. "
+            "Create an xdm:descriptorIdentity descriptor with xdm:isPrimary true on one of its fields "
+            "(POST /tenant/descriptors), or add the IdentityMap field group, then retry.",
+            "Missing primary identity",
+        )
+
+
 @router.patch("/tenant/schemas/{schema_id:path}")
 async def patch_schema(request: Request, schema_id: str) -> dict[str, Any]:
     """Additive schema changes only: add a field group (``/meta:extends/-`` + ``/allOf/-``), change
-    title/description. Removing, replacing or moving anything is a breaking change AEP refuses."""
+    title/description, enable Profile (``add /meta:immutableTags ["union"]``). Removing, replacing
+    or moving anything is a breaking change AEP refuses; the union tag cannot be removed."""
+    from .routes_fieldgroups import is_union, merge_conflict
+
     c = ctx(request)
     sb = c.sandbox
     schema = _find(sb.schemas, schema_id)
@@ -433,13 +513,24 @@ async def patch_schema(request: Request, schema_id: str) -> dict[str, Any]:
     refs = [e["$ref"] for e in schema.get("allOf") or []]
     extends = list(schema.get("meta:extends") or [])
     updates: dict[str, Any] = {}
-    std = _standard()
     class_id = schema["meta:class"]
+    was_union = is_union(schema)
+    union = was_union
     for op in ops:
         if not isinstance(op, dict) or not isinstance(op.get("path"), str):
             raise bad("Every patch operation needs 'op' and 'path'.")
         name, path, value = str(op.get("op", "")).lower(), op["path"], op.get("value")
-        if name == "add" and path == "/meta:extends/-" and isinstance(value, str):
+        if path in ("/meta:immutableTags", "/meta:immutableTags/-", "/meta:immutableTags/0"):
+            if name == "remove" or (name in ("add", "replace") and was_union and value in ([], None)):
+                raise bad(
+                    "meta:immutableTags cannot be removed: a schema enabled for Profile stays enabled "
+                    "(rename it, e.g. with 'Do not use', instead).",
+                    1017,
+                )
+            if name not in ("add", "replace"):
+                raise bad(f"Unsupported patch op [{op.get('op')}] on [{path}].")
+            union = _union_value(value)
+        elif name == "add" and path == "/meta:extends/-" and isinstance(value, str):
             if value not in extends:
                 extends.insert(len(extends) - 1, value)
         elif name == "add" and path == "/allOf/-" and isinstance(value, dict) and "$ref" in value:
@@ -449,9 +540,7 @@ async def patch_schema(request: Request, schema_id: str) -> dict[str, Any]:
                 raise bad(f"The referenced resource [{ref}] does not exist.", 1012)
             if kind == "class":
                 raise bad("A schema's class cannot be changed or added (breaking change).", 1017)
-            intended = (std.get(ref) or {}).get("meta:intendedToExtend") or []
-            if intended and class_id not in intended and class_id not in sb.classes:
-                raise bad(f"The field group [{ref}] cannot be used with class [{class_id}].")
+            _check_intended(sb, ref, class_id)
             if ref not in refs:
                 refs.append(ref)
                 groups.append(ref)
@@ -460,24 +549,35 @@ async def patch_schema(request: Request, schema_id: str) -> dict[str, Any]:
         else:
             raise bad(
                 f"Breaking change refused: [{op.get('op')} {path}]. Only additive changes (new field "
-                "groups, title, description) are allowed once a schema is in use.",
+                "groups, title, description, the union tag) are allowed once a schema is in use.",
                 1017,
             )
     if set(refs) - {class_id} != set(groups) or any(g not in extends for g in groups):
         raise bad("Add a field group with both /meta:extends/- and /allOf/- operations.")
     try:
-        _paths_for(sb, class_id, groups)
+        paths = _paths_for(sb, class_id, groups)
     except KeyError as exc:
         raise bad(f"The referenced resource {exc} does not exist.", 1012) from exc
-    if "title" in updates and any(
-        s["title"] == updates["title"] and s is not schema for s in sb.schemas.values()
-    ):
-        raise bad(f"Title [{updates['title']}] is not unique.", 1521)
+    except ValueError as exc:
+        raise bad(str(exc)) from exc
+    if "title" in updates:
+        owner = title_owner(sb, updates["title"])
+        if owner is not None and owner != schema["$id"]:
+            raise bad(f"Title [{updates['title']}] is not unique: the resource [{owner}] uses it.", 1521)
+    if union and not was_union:
+        _check_union_allowed(sb, schema, groups)
+    if union:
+        conflict = merge_conflict(sb, schema, paths)
+        if conflict is not None:
+            raise conflict
     schema.update(updates)
     schema["allOf"] = [{"$ref": r, "type": "object", "meta:xdmType": "object"} for r in refs]
     schema["refs"] = sorted(refs)
     schema["meta:extends"] = extends
     schema["meta:fieldGroups"] = groups
+    if union:
+        schema["meta:immutableTags"] = ["union"]
     major, _, minor = str(schema.get("version", "1.0")).partition(".")
     schema["version"] = f"{major}.{int(minor or 0) + 1}"
+    schema.setdefault("meta:registryMetadata", {})["repo:lastModifiedDate"] = emu(request).clock.now_ms()
     return _public_schema(schema)

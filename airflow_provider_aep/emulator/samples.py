@@ -74,6 +74,8 @@ class SampleTable:
     (``{name, type, "meta:xdmType", xdm: {type, format?}}``); ``rows`` are plain dicts keyed by
     column name, ordered by ``delta_column``; timestamps are strings in ``timestamp_format``
     (the Java-style pattern AEP uses in ``deltaColumn.dateFormat``).
+    Salesforce and ServiceNow tables carry a ``label`` ("Accepted Event Relation") besides the API
+    name (``AcceptedEventRelation``), as AEP's explore lists them.
     """
 
     name: str
@@ -81,6 +83,9 @@ class SampleTable:
     rows: list[dict] = field(default_factory=list)
     delta_column: str = ""
     timestamp_format: str = SF_FORMAT
+    #: Display label that ``/explore?objectType=root`` returns as ``name`` (the API name ``name``
+    #: is the ``path``); empty means the same as ``name`` (OData entity sets).
+    label: str = ""
 
     def column_names(self) -> list[str]:
         """Names of the columns, in declaration order."""
@@ -99,29 +104,27 @@ def format_timestamp(moment: datetime, java_format: str) -> str:
 # --------------------------------------------------------------------------- columns
 
 
+_LONG_LIMIT = 2**53  # XDM "long": the integers a JSON number holds exactly
+#: kind -> (column ``type``, ``meta:xdmType``, ``xdm``) of an /explore column.
+_COLUMN_KINDS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "string": ("string", "string", {"type": "string"}),
+    "integer": ("integer", "int", {"type": "integer", "minimum": -2147483648, "maximum": 2147483647}),
+    "long": ("integer", "long", {"type": "integer", "minimum": -_LONG_LIMIT, "maximum": _LONG_LIMIT}),
+    "number": ("number", "number", {"type": "number"}),
+    "boolean": ("boolean", "boolean", {"type": "boolean"}),
+    "date": ("string", "date", {"type": "string", "format": "date"}),
+    "date-time": ("string", "date-time", {"type": "string", "format": "date-time"}),
+}
+
+
 def _col(name: str, kind: str = "string") -> dict:
-    """A column in /explore format; ``kind`` is string, integer, number, boolean or date-time."""
-    if kind == "date-time":
-        return {
-            "name": name,
-            "type": "string",
-            "meta:xdmType": "date-time",
-            "xdm": {"type": "string", "format": "date-time"},
-        }
-    if kind == "integer":
-        return {
-            "name": name,
-            "type": "integer",
-            "meta:xdmType": "int",
-            "xdm": {"type": "integer", "minimum": -2147483648, "maximum": 2147483647},
-        }
-    if kind == "number":
-        return {"name": name, "type": "number", "meta:xdmType": "number", "xdm": {"type": "number"}}
-    if kind == "boolean":
-        return {"name": name, "type": "boolean", "meta:xdmType": "boolean", "xdm": {"type": "boolean"}}
-    if kind != "string":
-        raise ValueError(f"unknown column kind {kind!r}")
-    return {"name": name, "type": "string", "meta:xdmType": "string", "xdm": {"type": "string"}}
+    """A column in /explore format; ``kind`` is string, integer (XDM int), long, number (double),
+    boolean, date or date-time."""
+    try:
+        json_type, xdm_type, xdm = _COLUMN_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown column kind {kind!r}") from None
+    return {"name": name, "type": json_type, "meta:xdmType": xdm_type, "xdm": dict(xdm)}
 
 
 # --------------------------------------------------------------------------- word lists
@@ -281,53 +284,129 @@ def _salesforce_tables(n: int) -> dict[str, SampleTable]:
             }
         )
     return {
-        "Account": SampleTable(
-            name="Account",
-            columns=[
-                _col("Id"),
-                _col("Name"),
-                _col("Phone"),
-                _col("Industry"),
-                _col("BillingCity"),
-                _col("CreatedDate", "date-time"),
-                _col("LastModifiedDate", "date-time"),
-            ],
-            rows=accounts,
-            delta_column="LastModifiedDate",
-            timestamp_format=fmt,
+        "Account": _table(
+            "Account",
+            "Id Name Phone Industry BillingCity CreatedDate:date-time LastModifiedDate:date-time",
+            accounts,
+            fmt,
         ),
-        "Contact": SampleTable(
-            name="Contact",
-            columns=[
-                _col("Id"),
-                _col("AccountId"),
-                _col("FirstName"),
-                _col("LastName"),
-                _col("Email"),
-                _col("Phone"),
-                _col("CreatedDate", "date-time"),
-                _col("LastModifiedDate", "date-time"),
-            ],
-            rows=contacts,
-            delta_column="LastModifiedDate",
-            timestamp_format=fmt,
+        "Contact": _table(
+            "Contact",
+            "Id AccountId FirstName LastName Email Phone CreatedDate:date-time LastModifiedDate:date-time",
+            contacts,
+            fmt,
         ),
-        "Case": SampleTable(
-            name="Case",
-            columns=[
-                _col("Id"),
-                _col("AccountId"),
-                _col("Subject"),
-                _col("Status"),
-                _col("Priority"),
-                _col("CreatedDate", "date-time"),
-                _col("LastModifiedDate", "date-time"),
-            ],
-            rows=cases,
-            delta_column="LastModifiedDate",
-            timestamp_format=fmt,
+        "Case": _table(
+            "Case",
+            "Id AccountId Subject Status Priority CreatedDate:date-time LastModifiedDate:date-time",
+            cases,
+            fmt,
+        ),
+        **_salesforce_more_tables(n, accounts),
+    }
+
+
+_OPPORTUNITY_STAGES = ["Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost"]
+_LEAD_STATUSES = [
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+]
+
+
+def _salesforce_more_tables(n: int, accounts: list[dict]) -> dict[str, SampleTable]:
+    """Opportunity, Lead and the custom object Invoice__c: every XDM scalar type, a label that
+    differs from the API name, and a column (``Owner.Name``) whose name is not a valid XDM field."""
+    fmt = SF_FORMAT
+    opportunities, leads, invoices = [], [], []
+    for i in range(n):
+        stage = _OPPORTUNITY_STAGES[(i * 5) % len(_OPPORTUNITY_STAGES)]
+        first, last = _person((i * 7) % n)
+        opportunities.append(
+            {
+                "Id": _sf_id("006", i),
+                "AccountId": accounts[(i * 3) % n]["Id"],
+                "Name": f"{_company(i)} renewal {2026 + i % 3}",
+                "StageName": stage,
+                "Amount": round(1000 + ((i * 7919) % 250_000) / 3.0, 2),
+                "Probability": 10 * ((i * 3) % 11),
+                "CloseDate": (SAMPLE_START.date() + timedelta(days=30 + i)).isoformat(),
+                "IsClosed": stage.startswith("Closed"),
+                "IsWon": stage == "Closed Won",
+                "Owner.Name": f"{first} {last}",
+                "CreatedDate": format_timestamp(_created(i), fmt),
+                "LastModifiedDate": format_timestamp(_modified(i), fmt),
+            }
+        )
+        first, last = _person(i)
+        company = _company((i * 11) % n)
+        leads.append(
+            {
+                "Id": _sf_id("00Q", i),
+                "FirstName": first,
+                "LastName": last,
+                "Company": company,
+                "Email": f"{first}.{last}@lead.{_domain(company)}".lower(),
+                "Status": _LEAD_STATUSES[i % len(_LEAD_STATUSES)],
+                "NumberOfEmployees": 5 + (i * 37) % 5000,
+                "AnnualRevenue": float(100_000 * (1 + (i * 13) % 997)),
+                "HasOptedOutOfEmail": i % 4 == 0,
+                "CreatedDate": format_timestamp(_created(i), fmt),
+                "LastModifiedDate": format_timestamp(_modified(i), fmt),
+            }
+        )
+        invoices.append(
+            {
+                "Id": _sf_id("a01", i),
+                "Name": f"INV-{2026_00000 + i}",
+                "Account__c": accounts[(i * 17) % n]["Id"],
+                "Amount__c": round(50 + ((i * 104729) % 90_000) / 7.0, 2),
+                "Paid__c": i % 3 != 0,
+                "DueDate__c": (SAMPLE_START.date() + timedelta(days=14 + 2 * i)).isoformat(),
+                "LedgerSequence__c": 2**40 + i * 1_000_003,
+                "CreatedDate": format_timestamp(_created(i), fmt),
+                "LastModifiedDate": format_timestamp(_modified(i), fmt),
+            }
+        )
+    return {
+        "Opportunity": _table(
+            "Opportunity",
+            "Id AccountId Name StageName Amount:number Probability:integer CloseDate:date "
+            "IsClosed:boolean IsWon:boolean Owner.Name CreatedDate:date-time LastModifiedDate:date-time",
+            opportunities,
+            fmt,
+        ),
+        "Lead": _table(
+            "Lead",
+            "Id FirstName LastName Company Email Status NumberOfEmployees:integer AnnualRevenue:number "
+            "HasOptedOutOfEmail:boolean CreatedDate:date-time LastModifiedDate:date-time",
+            leads,
+            fmt,
+        ),
+        "Invoice__c": _table(
+            "Invoice__c",
+            "Id Name Account__c Amount__c:number Paid__c:boolean DueDate__c:date LedgerSequence__c:long "
+            "CreatedDate:date-time LastModifiedDate:date-time",
+            invoices,
+            fmt,
+            label="Invoice",
         ),
     }
+
+
+def _table(name: str, columns: str, rows: list[dict], fmt: str, label: str = "") -> SampleTable:
+    """A sample table from space-separated ``Name`` / ``Name:kind`` column specs (kind defaults to
+    string); the last column is the delta column."""
+    cols = [_col(*spec.rsplit(":", 1)) if ":" in spec else _col(spec) for spec in columns.split()]
+    return SampleTable(
+        name=name,
+        columns=cols,
+        rows=rows,
+        delta_column=cols[-1]["name"],
+        timestamp_format=fmt,
+        label=label or name,
+    )
 
 
 def _servicenow_tables(n: int) -> dict[str, SampleTable]:
@@ -359,35 +438,20 @@ def _servicenow_tables(n: int) -> dict[str, SampleTable]:
             }
         )
     return {
-        "incident": SampleTable(
-            name="incident",
-            columns=[
-                _col("sys_id"),
-                _col("number"),
-                _col("short_description"),
-                _col("priority", "integer"),
-                _col("state"),
-                _col("opened_at", "date-time"),
-                _col("sys_updated_on", "date-time"),
-            ],
-            rows=incidents,
-            delta_column="sys_updated_on",
-            timestamp_format=fmt,
+        "incident": _table(
+            "incident",
+            "sys_id number short_description priority:integer state opened_at:date-time "
+            "sys_updated_on:date-time",
+            incidents,
+            fmt,
+            label="Incident",
         ),
-        "sys_user": SampleTable(
-            name="sys_user",
-            columns=[
-                _col("sys_id"),
-                _col("user_name"),
-                _col("first_name"),
-                _col("last_name"),
-                _col("email"),
-                _col("sys_created_on", "date-time"),
-                _col("sys_updated_on", "date-time"),
-            ],
-            rows=users,
-            delta_column="sys_updated_on",
-            timestamp_format=fmt,
+        "sys_user": _table(
+            "sys_user",
+            "sys_id user_name first_name last_name email sys_created_on:date-time sys_updated_on:date-time",
+            users,
+            fmt,
+            label="User",
         ),
     }
 
@@ -426,35 +490,18 @@ def _odata_tables(n: int) -> dict[str, SampleTable]:
             }
         )
     return {
-        "Orders": SampleTable(
-            name="Orders",
-            columns=[
-                _col("OrderID", "integer"),
-                _col("CustomerID"),
-                _col("EmployeeID", "integer"),
-                _col("OrderDate", "date-time"),
-                _col("ShipCity"),
-                _col("Freight", "number"),
-                _col("ModifiedDate", "date-time"),
-            ],
-            rows=orders,
-            delta_column="ModifiedDate",
-            timestamp_format=fmt,
+        "Orders": _table(
+            "Orders",
+            "OrderID:integer CustomerID EmployeeID:integer OrderDate:date-time ShipCity Freight:number "
+            "ModifiedDate:date-time",
+            orders,
+            fmt,
         ),
-        "Customers": SampleTable(
-            name="Customers",
-            columns=[
-                _col("CustomerID"),
-                _col("CompanyName"),
-                _col("ContactName"),
-                _col("City"),
-                _col("Country"),
-                _col("Phone"),
-                _col("ModifiedDate", "date-time"),
-            ],
-            rows=customers,
-            delta_column="ModifiedDate",
-            timestamp_format=fmt,
+        "Customers": _table(
+            "Customers",
+            "CustomerID CompanyName ContactName City Country Phone ModifiedDate:date-time",
+            customers,
+            fmt,
         ),
     }
 

@@ -263,6 +263,9 @@ def finish_run(state: EmulatorState, sb: SandboxState, rrt: RunRuntime) -> None:
             rules = [(m["source"], m["destination"]) for m in mapping.get("mappings", [])]
             fault_status = state.faults_dict.get("force_run_status")
             left = state.faults_dict.get("force_run_status_count")
+            only_flows = state.faults_dict.get("force_run_status_flows")
+            if only_flows is not None and flow["id"] not in only_flows:
+                fault_status = None  # scoped to other flows: this run is left alone
             if fault_status and isinstance(left, int):  # only the next ``left`` finishing runs
                 fault_status = fault_status if left > 0 else None
                 state.faults_dict["force_run_status_count"] = max(left - 1, 0)

@@ -167,6 +167,12 @@ class SandboxState:
     run_runtime: dict[str, RunRuntime] = field(default_factory=dict)
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Tenant field groups by ``$id`` (``https://ns.adobe.com/{tenant}/mixins/<hex>``).
+    fieldgroups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Schema descriptors by ``@id`` (40 hex).
+    descriptors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Custom identity namespaces by ``code``.
+    namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     mapping_sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Data Access row errors of runs whose flow has error diagnostics enabled: batch id -> lines.
@@ -184,6 +190,8 @@ class SandboxState:
             "runs": len(self.runs),
             "classes": len(self.classes),
             "schemas": len(self.schemas),
+            "fieldGroups": len(self.fieldgroups),
+            "descriptors": len(self.descriptors),
             "dataSets": len(self.datasets),
             "mappingSets": len(self.mapping_sets),
         }

@@ -65,6 +65,8 @@ def _bad_body(service: str, detail: str) -> APIError:
         return xdm_error(400, 1001, detail, "Invalid request")
     if service == "catalog":
         return service_error("CAT", 400, 1000, detail)
+    if service == "identity":
+        return service_error("IDN", 400, 1000, detail)
     return dataprep_error(400, 1000, detail)
 
 

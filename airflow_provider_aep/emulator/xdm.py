@@ -38,6 +38,7 @@ ADHOC_CLASS_ID = "https://ns.adobe.com/xdm/data/adhoc"
 PERSON_DETAILS_ID = "https://ns.adobe.com/xdm/context/profile-person-details"
 PERSONAL_DETAILS_ID = "https://ns.adobe.com/xdm/context/profile-personal-details"
 WORK_DETAILS_ID = "https://ns.adobe.com/xdm/context/profile-work-details"
+IDENTITY_MAP_ID = "https://ns.adobe.com/xdm/context/identitymap"
 
 _SCHEMA_DRAFT6 = "http://json-schema.org/draft-06/schema#"
 _GLOBAL_LIB_VERSION = "1.49.2"
@@ -402,6 +403,16 @@ _WORK_DETAILS = _field_group_doc(
     [PROFILE_CLASS_ID],
 )
 
+# The "IdentityMap" field group: a schema that includes it may be enabled for Profile without a
+# primary identity descriptor (XDM-1528 otherwise).
+_IDENTITY_MAP_GROUP = _field_group_doc(
+    IDENTITY_MAP_ID,
+    "IdentityMap",
+    "Identities of the subject keyed by identity namespace code.",
+    {"identityMap": _IDENTITY_MAP},
+    [PROFILE_CLASS_ID, EXPERIENCE_EVENT_CLASS_ID],
+)
+
 STANDARD_RESOURCES: dict[str, dict] = {
     doc["$id"]: doc
     for doc in (
@@ -411,6 +422,7 @@ STANDARD_RESOURCES: dict[str, dict] = {
         _PERSON_DETAILS,
         _PERSONAL_DETAILS,
         _WORK_DETAILS,
+        _IDENTITY_MAP_GROUP,
     )
 }
 
@@ -462,12 +474,24 @@ def _walk(properties: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, dic
 
 
 def _resource_properties(doc: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for definition in (doc.get("definitions") or {}).values():
-        yield definition.get("properties") or {}
+    definitions = doc.get("definitions") or {}
+    refs = [
+        str(entry["$ref"]).removeprefix("#/definitions/")
+        for entry in doc.get("allOf") or []
+        if isinstance(entry, Mapping) and str(entry.get("$ref", "")).startswith("#/definitions/")
+    ]
+    # Only the definitions the resource's allOf includes contribute fields (all when none is named).
+    for key in refs or list(definitions):
+        yield (definitions.get(key) or {}).get("properties") or {}
 
 
 def field_paths(
-    class_id: str, field_group_ids: list[str], adhoc_properties: dict | None = None
+    class_id: str,
+    field_group_ids: list[str],
+    adhoc_properties: dict | None = None,
+    *,
+    tenant_resources: Mapping[str, Mapping[str, Any]] | None = None,
+    class_aliases: tuple[str, ...] = (),
 ) -> dict[str, dict]:
     """Flatten a class and its field groups into ``{dotted leaf path: {type, format?}}``.
 
@@ -477,6 +501,11 @@ def field_paths(
     ``adhoc_properties`` are extra JSON-Schema properties (or type names such as ``"string"`` or
     ``"date-time"``); keys starting with ``_`` are taken as already namespaced (``_emulatortenant``
     or an ad-hoc ``_<hex>`` namespace), any other key is placed under ``_emulatortenant``.
+
+    ``tenant_resources`` are tenant field groups (``$id`` -> document with ``definitions`` whose
+    properties sit under ``_{TENANT_ID}``) that ``field_group_ids`` may name besides the standard
+    ones; ``class_aliases`` are further class ids a field group may be intended for (a tenant
+    ad-hoc class, which is walked as the ad-hoc base class).
 
     Raises KeyError naming an unknown ``$id`` and ValueError when ``class_id`` is not a class, an id
     in ``field_group_ids`` is not a field group, or a field group is not meant for the class.
@@ -488,15 +517,15 @@ def field_paths(
     if class_doc.get("meta:resourceType") != "classes":
         raise ValueError(f"{class_id!r} is a field group, not a class")
     paths: dict[str, dict] = {}
-    docs = [class_doc]
+    docs: list[Mapping[str, Any]] = [class_doc]
     for group_id in field_group_ids:
-        try:
-            group = STANDARD_RESOURCES[group_id]
-        except KeyError:
-            raise KeyError(f"unknown XDM field group {group_id!r}") from None
+        group = STANDARD_RESOURCES.get(group_id) or (tenant_resources or {}).get(group_id)
+        if group is None:
+            raise KeyError(f"unknown XDM field group {group_id!r}")
         if group.get("meta:resourceType") != "mixins":
             raise ValueError(f"{group_id!r} is a class, not a field group")
-        if class_id not in group.get("meta:intendedToExtend", []):
+        intended = group.get("meta:intendedToExtend", [])
+        if class_id not in intended and not set(class_aliases) & set(intended):
             raise ValueError(
                 f"field group {group_id!r} cannot extend class {class_id!r} "
                 f"(meta:intendedToExtend: {group.get('meta:intendedToExtend', [])})"

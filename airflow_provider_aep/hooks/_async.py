@@ -30,8 +30,9 @@ import asyncio
 import collections
 import ssl
 import time
+import urllib.request
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,8 +41,9 @@ import httpx
 import tenacity
 
 from airflow_provider_aep.connection_fields import CONN_TYPE, DEFAULT_TRIGGER_MAX_IN_FLIGHT
-from airflow_provider_aep.exceptions import AEPAuthConfigError
+from airflow_provider_aep.exceptions import AEPConfigError
 from airflow_provider_aep.hooks import _auth, _core, _pagination, _retry
+from airflow_provider_aep.hooks._aionet import LeanTransport
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, decode_answer, one_item
 from airflow_provider_aep.hooks._connection import (
     AEPConnectionSettings,
@@ -51,12 +53,24 @@ from airflow_provider_aep.hooks._connection import (
 
 #: Connection extra bounding the requests in flight per triggerer process and host.
 MAX_IN_FLIGHT_EXTRA = "trigger_max_in_flight"
-#: Pacing after a 429: never slower than this (requests per second) ...
+#: Pacing after a 429 (see :class:`HostChannel`): never slower than this (requests per second) ...
 MIN_RATE = 1.0
-#: ... cut to this share of the current rate on a 429 (once per throttling episode) ...
+#: ... the first 429 starts at this share of the rate sent over the last second ...
 DECREASE = 0.9
-#: ... and raised by about this many requests per second every second while answers are not 429.
-INCREASE_PER_SECOND = 1.0
+#: ... a later 429 aims at this multiple of the rate accepted since the pause (at the limit, not below) ...
+HEADROOM = 1.05
+#: ... at most once per this many seconds ...
+ADJUST_EVERY = 0.5
+#: ... answers that are not 429 raise the rate every second by this many requests per second, or
+#: by this share of the rate when that is more ...
+INCREASE_PER_SECOND = 2.0
+GROWTH_PER_SECOND = 0.05
+#: ... (the rate sent before the first 429 is counted over at least this many seconds) ...
+MIN_WINDOW = 0.25
+#: ... a Retry-After this long (seconds) pauses every request again, even while paced ...
+LONG_PAUSE = 5.0
+#: ... and with no 429 for this many seconds pacing stops.
+UNPACED_AFTER = 60.0
 
 
 def monotonic() -> float:
@@ -90,7 +104,7 @@ def max_in_flight_from_extra(extra: dict[str, Any], conn_id: str) -> int:
     except (TypeError, ValueError):
         value = 0.0
     if isinstance(raw, bool) or value < 1 or value != int(value):
-        raise AEPAuthConfigError(
+        raise AEPConfigError(
             f"Connection {conn_id!r}: extra.{MAX_IN_FLIGHT_EXTRA} must be a positive whole number, got "
             f"{raw!r}. Fix: e.g. {DEFAULT_TRIGGER_MAX_IN_FLIGHT}, or remove it for the default."
         )
@@ -149,115 +163,247 @@ async def connection_info(conn_id: str) -> ConnectionInfo:
 
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
-#: Connections per pooled client. httpcore's pool does O(connections^2) bookkeeping on every
-#: request (each idle connection re-counts the idle ones, and probes its socket); 64 connections
-#: in one pool cost ~15 ms of CPU per request, so a channel shares its bound over small pools.
+#: Connections per pool of httpx's own transport (behind a proxy). httpcore's pool does
+#: O(connections^2) bookkeeping on every request; 64 connections in one pool cost ~15 ms of CPU per
+#: request, so a channel shares its bound over small pools. The lean transport has no such cost.
 SHARD_CONNECTIONS = 2
 
 
-def _new_client(max_in_flight: int, timeout: float) -> httpx.AsyncClient:
-    """A pooled client (built in a worker thread: loading CA certificates takes ~0.2 s)."""
+def _ssl_context() -> ssl.SSLContext:
     global _SSL_CONTEXT
     if _SSL_CONTEXT is None:
         _SSL_CONTEXT = httpx.create_ssl_context()  # TLS verification always on
-    return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
-        # The channel's semaphore queues requests; the pool never makes a request wait for a socket.
-        timeout=httpx.Timeout(timeout, pool=None),
-        headers={"User-Agent": _core.user_agent(f"python-httpx/{httpx.__version__}")},
-        verify=_SSL_CONTEXT,
-    )
+    return _SSL_CONTEXT
 
 
-def _new_clients(max_in_flight: int, timeout: float) -> list[tuple[httpx.AsyncClient, int]]:
-    """``(client, connections)`` shards whose connections add up to ``max_in_flight``."""
+def _env_proxy(origin: str) -> str | None:
+    """The proxy the environment names for ``origin`` (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``)."""
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(origin)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.netloc):
+        return None
+    return proxy
+
+
+def _new_transport(origin: str, connections: int, timeout: float) -> httpx.AsyncBaseTransport:
+    """A pool of ``connections`` to ``origin`` (built in a worker thread: CA loading takes ~0.2 s).
+
+    Direct connections take the lean asyncio path
+    (:class:`~airflow_provider_aep.hooks._aionet.LeanTransport`); behind a proxy named by the
+    environment, httpx's own transport (what ``httpx.AsyncClient`` would use).
+    """
+    proxy = _env_proxy(origin)
+    if proxy:
+        return httpx.AsyncHTTPTransport(
+            verify=_ssl_context(),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            proxy=proxy,
+        )
+    return LeanTransport(_ssl_context(), connections)
+
+
+def _new_transports(
+    origin: str, max_in_flight: int, timeout: float
+) -> list[tuple[httpx.AsyncBaseTransport, int]]:
+    """``(transport, connections)`` pools whose connections add up to ``max_in_flight``: one lean
+    pool, or small pools of httpx's transport behind a proxy (see :data:`SHARD_CONNECTIONS`)."""
+    if not _env_proxy(origin):
+        return [(_new_transport(origin, max_in_flight, timeout), max_in_flight)]
     sizes = [SHARD_CONNECTIONS] * (max_in_flight // SHARD_CONNECTIONS)
     if max_in_flight % SHARD_CONNECTIONS:
         sizes.append(max_in_flight % SHARD_CONNECTIONS)
-    return [(_new_client(size, timeout), size) for size in sizes]
+    return [(_new_transport(origin, size, timeout), size) for size in sizes]
 
 
 class _Shard:
     """One small connection pool of a channel and its free connections."""
 
-    def __init__(self, client: httpx.AsyncClient, size: int) -> None:
-        self.client = client
+    __slots__ = ("free", "transport")
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, size: int) -> None:
+        self.transport = transport
         self.free = size
 
 
 class HostChannel:
-    """One event loop's traffic to one AEP host: pooled clients, in-flight bound, shared throttle."""
+    """One event loop's traffic to one AEP host: pooled connections, in-flight bound, shared pacing.
 
-    def __init__(self, origin: str, max_in_flight: int, clients: list[tuple[httpx.AsyncClient, int]]) -> None:
+    Pacing (after the first 429): requests leave one by one from a FIFO gate, ``1 / rate`` seconds
+    apart, released by one timer (no task). The first 429 of an episode pauses every request for its
+    ``Retry-After`` and starts pacing a little below the rate the process sent at; while paced, a
+    429 re-aims the rate at :data:`HEADROOM` times the rate AEP accepted since the pause (at most
+    every :data:`ADJUST_EVERY` seconds), and answers that are not 429 raise it by
+    :data:`GROWTH_PER_SECOND` (at least :data:`INCREASE_PER_SECOND` requests/s) per second. So
+    the process keeps sending at the rate AEP accepts, not below it, and the 429 answered
+    requests retry after their own ``Retry-After``. A
+    ``Retry-After`` of :data:`LONG_PAUSE` seconds or more pauses everyone again. With no 429 for
+    :data:`UNPACED_AFTER` seconds the gate opens.
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        max_in_flight: int,
+        transports: list[tuple[httpx.AsyncBaseTransport, int]],
+        timeout: float,
+    ) -> None:
         self.origin = origin
         self.max_in_flight = max_in_flight
-        self.shards = [_Shard(client, size) for client, size in clients]
-        self.clients = [shard.client for shard in self.shards]
+        self.shards = [_Shard(transport, size) for transport, size in transports]
+        self.transports = [shard.transport for shard in self.shards]
         #: The in-flight bound of the whole channel; a holder always finds a shard with a free slot.
-        self.slots = asyncio.Semaphore(sum(size for _, size in clients))
+        self.slots = asyncio.Semaphore(sum(size for _, size in transports))
         self.users = 0
+        self.extensions = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": None}}
+        self.base_headers = {
+            "User-Agent": _core.user_agent(f"python-httpx/{httpx.__version__}"),
+            "Accept-Encoding": "gzip, deflate",
+        }
+        self._urls: dict[str, httpx.URL] = {}
         #: No request leaves before this monotonic time (set by a 429's Retry-After).
         self.paused_until = 0.0
-        #: Requests per second allowed since the last 429 (None = not throttled yet).
+        #: Requests per second allowed since the last 429 (None = not paced).
         self.rate: float | None = None
-        self._next_slot = 0.0
-        #: 429s before this monotonic time belong to the episode already answered by a cut.
-        self._last_decrease = float("-inf")
-        self._accepted: collections.deque[float] = collections.deque(maxlen=4096)
+        self._gate: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._timer: asyncio.Handle | None = None
+        self._next_release = 0.0
+        self._last_adjust = float("-inf")
+        self._last_429 = float("-inf")
+        self._accepted: collections.deque[float] = collections.deque(maxlen=8192)
+        self._sent_at: collections.deque[float] = collections.deque(maxlen=8192)
         self.sent = 0
         self.throttled = 0
 
+    # ------------------------------------------------------------------ pacing
     async def _pace(self) -> None:
-        """Wait for this request's turn: after any pause, and spaced by the current rate."""
-        while True:
-            now = monotonic()
-            slot = max(now, self.paused_until)
-            if self.rate is not None:
-                slot = max(slot, self._next_slot)
-                self._next_slot = slot + 1.0 / self.rate
-            if slot <= now:
-                return
-            await asyncio.sleep(slot - now)
-            if monotonic() >= self.paused_until:
-                return
+        """Wait for this request's turn (returns at once when not paused nor paced)."""
+        if self.rate is None and not self._gate and monotonic() >= self.paused_until:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._gate.append(waiter)
+        self._arm()
+        await waiter
+
+    def _arm(self) -> None:
+        """Schedule the next release of the gate (one timer at a time)."""
+        if self._timer is not None or not self._gate:
+            return
+        now = monotonic()
+        delay = max(self.paused_until, self._next_release) - now
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(delay, self._release) if delay > 0 else loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        self._timer = None
+        now = monotonic()
+        if now < self.paused_until:
+            self._arm()
+            return
+        gate = self._gate
+        while gate:
+            waiter = gate.popleft()
+            if not waiter.done():  # a cancelled wait left its place
+                waiter.set_result(None)
+                if self.rate is not None:
+                    self._next_release = max(now, self._next_release) + 1.0 / self.rate
+                    break
+        self._arm()
+
+    def _accepted_rate(self, now: float, since: float) -> float | None:
+        """Answers that were not 429 per second over ``[max(since, now - 2), now]`` (None: too short)."""
+        start = max(since, now - 2.0)
+        if now - start < 0.5:
+            return None
+        return sum(1 for t in self._accepted if t > start) / (now - start)
 
     def _observe(self, status: int, retry_after: float | None) -> None:
         now = monotonic()
         if status != 429:
             self._accepted.append(now)
             if self.rate is not None:
-                self.rate += INCREASE_PER_SECOND / self.rate
+                if now - self._last_429 > UNPACED_AFTER:
+                    self.rate = None  # the storm is over: the gate opens
+                else:  # per answer: per second, that is about max(INCREASE, GROWTH x rate)
+                    self.rate += max(INCREASE_PER_SECOND, GROWTH_PER_SECOND * self.rate) / self.rate
             return
         self.throttled += 1
+        self._last_429 = now
         pause = retry_after if retry_after is not None else 1.0
-        episode = now < self._last_decrease  # requests sent before the last cut answer 429 too
-        self.paused_until = max(self.paused_until, now + pause)
-        if not episode:
-            # First 429: start from the rate AEP accepted over the last second; later: cut the
-            # current rate. Never from the (paused, near-zero) recent count, or the rate collapses.
-            recent = sum(1 for t in self._accepted if t > now - 1.0)
-            base = float(max(recent, MIN_RATE)) if self.rate is None else self.rate
-            self.rate = max(MIN_RATE, base * DECREASE)
-            self._last_decrease = self.paused_until + 1.0
-            self._next_slot = self.paused_until
+        if self.rate is None:
+            # First 429 of an episode: everybody waits for Retry-After, then paced a little below
+            # the rate this process sent at over the last second (at least MIN_RATE). That starts
+            # at or above AEP's limit whatever its burst allowance; the 429s that follow bring the
+            # rate down to what AEP accepts, measured over at least ADJUST_EVERY seconds.
+            recent = [t for t in self._sent_at if t > now - 1.0]
+            window = max(now - recent[0], MIN_WINDOW) if recent else 1.0
+            self.rate = max(MIN_RATE, len(recent) / window * DECREASE)
+            self.paused_until = max(self.paused_until, now + pause)
+            self._next_release = self.paused_until
+            self._last_adjust = self.paused_until
+            return
+        if pause >= LONG_PAUSE:
+            self.paused_until = max(self.paused_until, now + pause)
+            self._next_release = max(self._next_release, self.paused_until)
+        if now - self._last_adjust >= ADJUST_EVERY:
+            measured = self._accepted_rate(now, self.paused_until)
+            if measured is not None:
+                self.rate = max(MIN_RATE, min(self.rate, measured * HEADROOM))
+                self._last_adjust = now
+
+    # ------------------------------------------------------------------ sending
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 20000:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def send(self, call: _core.Call, headers: dict[str, str]) -> httpx.Response:
         """Send ``call`` once (no retries here); transport failures become AEP errors."""
         await self._pace()
+        request = httpx.Request(
+            call.method,
+            self._url(call.url),
+            params=call.params,
+            headers={**self.base_headers, **headers},
+            json=call.json,
+            data=call.data,
+            extensions=self.extensions,
+        )
         async with self.slots:
-            shard = max(self.shards, key=lambda s: s.free)  # the least busy pool; never a full one
+            shard = self.shards[0]
+            for candidate in self.shards:  # the least busy pool; never a full one
+                if candidate.free > shard.free:
+                    shard = candidate
             shard.free -= 1
             self.sent += 1
+            self._sent_at.append(monotonic())
             try:
-                response = await shard.client.request(
-                    call.method, call.url, params=call.params, json=call.json, data=call.data, headers=headers
-                )
+                response = await shard.transport.handle_async_request(request)
+                if not response.is_closed:  # a streamed answer (proxy transport): read it whole
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except httpx.TransportError as exc:
                 raise _core.no_answer(call, exc) from None
             finally:
                 shard.free += 1
-        self._observe(response.status_code, _retry.parse_retry_after(response.headers.get("Retry-After")))
+        status = response.status_code
+        self._observe(
+            status, _retry.parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+        )
         return response
+
+    def close(self) -> None:
+        """Stop the gate's timer; requests still waiting at the gate are cancelled."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._gate:
+            self._gate.popleft().cancel()
 
 
 class _Channels:
@@ -280,8 +426,8 @@ class _Channels:
             async with self._locks.setdefault(loop, asyncio.Lock()):
                 channel = channels.get(origin)
                 if channel is None:
-                    clients = await asyncio.to_thread(_new_clients, max_in_flight, timeout)
-                    channel = channels[origin] = HostChannel(origin, max_in_flight, clients)
+                    transports = await asyncio.to_thread(_new_transports, origin, max_in_flight, timeout)
+                    channel = channels[origin] = HostChannel(origin, max_in_flight, transports, timeout)
         channel.users += 1
         return channel
 
@@ -292,8 +438,9 @@ class _Channels:
         channels = self._by_loop.get(asyncio.get_running_loop(), {})
         if channels.get(channel.origin) is channel:
             del channels[channel.origin]
-        for client in channel.clients:
-            await client.aclose()
+        channel.close()
+        for transport in channel.transports:
+            await transport.aclose()
 
     def open_channels(self) -> list[HostChannel]:
         """Channels of the running loop (tests: all closed once every wait has ended)."""
@@ -331,6 +478,7 @@ class AsyncAEPClient:
         self.info: ConnectionInfo | None = None
         self._gateway: HostChannel | None = None
         self._ims: HostChannel | None = None
+        self._key: tuple[AEPConnectionSettings, _auth.TokenKey] | None = None
 
     async def __aenter__(self) -> AsyncAEPClient:
         await self.open()
@@ -371,8 +519,17 @@ class AsyncAEPClient:
         assert self.info is not None
         return self.info.retry_policy
 
-    def _secrets(self) -> list[str | None]:
-        return _core.secrets_of(self.info.settings if self.info else None)
+    def _secrets(self) -> Iterable[str | None]:
+        """The values to scrub, read only when an error text is built (not on every answer)."""
+        return _LazySecrets(self)
+
+    @property
+    def _token_key(self) -> _auth.TokenKey:
+        """The process-wide token cache key of this connection (hashed once per opened client)."""
+        key = self._key
+        if key is None or key[0] is not self.settings:
+            key = self._key = (self.settings, _core.token_key(self.settings))
+        return key[1]
 
     def _retrying(self, call: _core.Call) -> tenacity.AsyncRetrying:
         return tenacity.AsyncRetrying(
@@ -385,7 +542,7 @@ class AsyncAEPClient:
         settings = self.settings
         if settings.access_token:
             return settings.access_token
-        return await _auth.TOKEN_CACHE.aget(_core.token_key(settings), self._fetch_token)
+        return await _auth.TOKEN_CACHE.aget(self._token_key, self._fetch_token)
 
     async def _fetch_token(self) -> tuple[str, float]:
         settings = self.settings
@@ -429,7 +586,7 @@ class AsyncAEPClient:
                     self.log.info(
                         "AEP %s %s: HTTP 401; refreshing the access token once", call.method, call.error_path
                     )
-                    _auth.TOKEN_CACHE.invalidate(_core.token_key(settings), token)
+                    _auth.TOKEN_CACHE.invalidate(self._token_key, token)
         return response
 
     async def get_json(self, service: str, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -447,6 +604,18 @@ class AsyncAEPClient:
         while (page_params := pages.next_params()) is not None:
             for item in pages.take(await self.get_json("flowservice", path, page_params)):
                 yield item
+
+
+class _LazySecrets:
+    """The client's secrets as an iterable computed at each iteration (see ``_core.secrets_of``)."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: AsyncAEPClient) -> None:
+        self.client = client
+
+    def __iter__(self) -> Iterator[str | None]:
+        return iter(_core.secrets_of(self.client.info.settings if self.client.info else None))
 
 
 def _default_log() -> Any:

@@ -22,6 +22,7 @@ SERVICE_BASE_PATHS = {
     "catalog": "/data/foundation/catalog",
     "conversion": "/data/foundation/conversion",
     "export": "/data/foundation/export",  # Data Access: row-error diagnostics
+    "identity": "/data/core/idnamespace",  # Identity Service: identity namespaces
 }
 
 

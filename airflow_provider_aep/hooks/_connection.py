@@ -1,8 +1,10 @@
 """Validation of the ``adobe_experience_platform`` Airflow connection, and request-value helpers.
 
-Everything here runs before any HTTP call: a missing client id, org id or secret, or a plain-http
-URL to a non-loopback host, raises :class:`~airflow_provider_aep.exceptions.AEPAuthConfigError`
-naming the field and the fix.
+Everything here runs before any HTTP call and raises naming the field and the fix: a setting that
+authenticates (client id, org id, secret, static token, scopes, IMS URL) raises
+:class:`~airflow_provider_aep.exceptions.AEPAuthConfigError`; any other unusable setting (gateway or
+Identity Service URL, port, sandbox, request timeout) raises its parent
+:class:`~airflow_provider_aep.exceptions.AEPConfigError`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ from urllib.parse import quote, urlsplit
 
 from airflow_provider_aep.connection_fields import (
     DEFAULT_GATEWAY_URL,
+    DEFAULT_IDENTITY_SERVICE_URL,
     DEFAULT_IMS_URL,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SANDBOX,
     DEFAULT_SCOPES,
 )
-from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPInputError, redact_userinfo
+from airflow_provider_aep.exceptions import (
+    AEPAuthConfigError,
+    AEPConfigError,
+    AEPInputError,
+    redact_userinfo,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -91,17 +99,43 @@ class AEPConnectionSettings:
     request_timeout: float
     client_secret: str | None = None
     access_token: str | None = None
+    #: Identity Service host (extra ``identity_service_url``); empty: see :func:`identity_service_url`.
+    identity_service_url: str = ""
 
     def __repr__(self) -> str:
         return (
             f"AEPConnectionSettings(conn_id={self.conn_id!r}, client_id={self.client_id!r}, "
             f"org_id={self.org_id!r}, sandbox_name={self.sandbox_name!r}, gateway_url={self.gateway_url!r}, "
-            f"ims_url={self.ims_url!r}, static_token={self.access_token is not None})"
+            f"ims_url={self.ims_url!r}, identity_service_url={self.identity_service_url!r}, "
+            f"static_token={self.access_token is not None})"
         )
 
+    def base_url(self, service: str) -> str:
+        """The host a service is called on: Identity Service on its own (regional) host, every
+        other service on the gateway."""
+        if service == "identity":
+            return self.identity_service_url or self.gateway_url
+        return self.gateway_url
 
-def _config_error(conn_id: str, field: str, problem: str, fix: str) -> AEPAuthConfigError:
-    return AEPAuthConfigError(f"Connection {conn_id!r}: {field} {problem} Fix: {fix}")
+
+#: The connection fields that authenticate: a problem with one is an AEPAuthConfigError.
+AUTH_FIELDS = frozenset(
+    {
+        "login (client id)",
+        "password (client secret)",
+        "extra.ims_org_id",
+        "extra.access_token",
+        "extra.scopes",
+        "extra.ims_url",
+    }
+)
+
+
+def _config_error(conn_id: str, field: str, problem: str, fix: str) -> AEPConfigError:
+    """The error for an unusable setting: AEPAuthConfigError for :data:`AUTH_FIELDS`, else
+    AEPConfigError (its parent, so ``except AEPConfigError`` catches both)."""
+    kind = AEPAuthConfigError if field in AUTH_FIELDS else AEPConfigError
+    return kind(f"Connection {conn_id!r}: {field} {problem} Fix: {fix}")
 
 
 def _host_of(value: str) -> str | None:
@@ -215,8 +249,17 @@ def _request_timeout(conn_id: str, raw: Any) -> float:
         ) from None
 
 
+def identity_service_url(conn_id: str, raw: Any, gateway_url: str) -> str:
+    """The extra ``identity_service_url``, validated like the other URLs; empty: Adobe's North
+    America host when the gateway is Adobe's, else the gateway (an emulator or proxy)."""
+    if raw is not None:
+        return _normalise_url(conn_id, "extra.identity_service_url", raw)
+    return DEFAULT_IDENTITY_SERVICE_URL if gateway_url == DEFAULT_GATEWAY_URL else gateway_url
+
+
 def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSettings:
-    """Validate an Airflow connection for AEP; raises :class:`AEPAuthConfigError` naming the field.
+    """Validate an Airflow connection for AEP; raises :class:`AEPConfigError` (its subclass
+    :class:`AEPAuthConfigError` for a setting that authenticates) naming the field.
 
     Every value is checked before any request: header values (client id, org id, sandbox, static
     token) carry no control characters, numbers are finite and in range, URLs are http(s) without
@@ -275,19 +318,19 @@ def settings_from_connection(conn: Connection, conn_id: str) -> AEPConnectionSet
     scopes = _scopes(conn_id, opt("scopes") or DEFAULT_SCOPES)
     timeout = _request_timeout(conn_id, opt("request_timeout"))
     RetryPolicy.from_extra(extra)  # raises naming the extra when a retry_* value is unusable
+    gateway_url = _normalise_url(conn_id, "host (gateway URL)", conn.host or DEFAULT_GATEWAY_URL, conn.port)
     return AEPConnectionSettings(
         conn_id=conn_id,
         client_id=client_id,
         org_id=org_id,
         sandbox_name=sandbox,
         scopes=scopes,
-        gateway_url=_normalise_url(
-            conn_id, "host (gateway URL)", conn.host or DEFAULT_GATEWAY_URL, conn.port
-        ),
+        gateway_url=gateway_url,
         ims_url=_normalise_url(conn_id, "extra.ims_url", opt("ims_url") or DEFAULT_IMS_URL),
         request_timeout=timeout,
         client_secret=client_secret,
         access_token=access_token or None,
+        identity_service_url=identity_service_url(conn_id, opt("identity_service_url"), gateway_url),
     )
 
 

@@ -143,7 +143,7 @@ def build_call(
     all_headers.update(headers or {})
     return Call(
         method=method,
-        url=settings.gateway_url + base + path,
+        url=settings.base_url(service) + base + path,
         error_path=base + safe_path(path),
         headers=all_headers,
         params=params,
@@ -176,10 +176,9 @@ def with_token(call: Call, token: str) -> dict[str, str]:
 
 
 def api_error(call: Call, answer: Answer, secrets: Iterable[str | None]) -> AEPAPIError:
-    """The :class:`AEPAPIError` of an error answer, scrubbed, with ``retry_after`` attached."""
-    error = error_from_response(call.method, call.error_path, answer, secrets)  # type: ignore[arg-type]
-    error.retry_after = _retry.parse_retry_after(answer.headers.get("Retry-After"))  # type: ignore[attr-defined]
-    return error
+    """The :class:`AEPAPIError` of an error answer, scrubbed, with its ``retry_after``."""
+    retry_after = _retry.parse_retry_after(answer.headers.get("Retry-After"))
+    return error_from_response(call.method, call.error_path, answer, secrets, retry_after)  # type: ignore[arg-type]
 
 
 #: :func:`judge` verdicts that are not errors.
@@ -200,17 +199,9 @@ def judge(call: Call, answer: Answer, secrets: Iterable[str | None], *, may_refr
     error = api_error(call, answer, secrets)
     if not call.authenticated and status < 500 and status != 429:
         # IMS answers 400 invalid_client / invalid_scope: a credential problem.
-        raise AEPAuthenticationError(*error.__reduce__()[1]) from None
+        raise error.as_class(AEPAuthenticationError) from None
     if status >= 500 and not call.replay_safe:
-        raise AEPResponseLostError(
-            call.method,
-            call.error_path,
-            error.status,
-            error.code,
-            error.title,
-            error.detail,
-            error.request_id,
-        ) from None
+        raise error.as_class(AEPResponseLostError) from None
     raise error
 
 
@@ -261,7 +252,9 @@ def retry_kwargs(policy: _retry.RetryPolicy, call: Call, log: Any) -> dict[str, 
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        seconds = _retry.backoff_seconds(policy, state.attempt_number, getattr(error, "retry_after", None))
+        seconds = _retry.backoff_seconds(
+            policy, state.attempt_number, error.retry_after if isinstance(error, AEPAPIError) else None
+        )
         remaining = policy.max_total_seconds - (state.seconds_since_start or 0.0)
         return max(0.0, min(seconds, remaining))
 

@@ -102,11 +102,16 @@ def _redact_registered(text: str) -> str:
 
 
 def error_from_response(
-    method: str, path: str, response: requests.Response, secrets: Iterable[str | None] = ()
+    method: str,
+    path: str,
+    response: requests.Response,
+    secrets: Iterable[str | None] = (),
+    retry_after: float | None = None,
 ) -> AEPAPIError:
     """Build the :class:`AEPAPIError` subclass matching an error answer.
 
-    ``response`` is a ``requests.Response`` or an ``httpx.Response`` (same attributes used).
+    ``response`` is a ``requests.Response`` or an ``httpx.Response`` (same attributes used);
+    ``retry_after`` is the wait its ``Retry-After`` header asked for, kept for the retries.
     """
     secrets = list(secrets)
     try:
@@ -131,4 +136,5 @@ def error_from_response(
         scrub(title, secrets),
         scrub(detail, secrets),
         request_id,
+        retry_after,
     )

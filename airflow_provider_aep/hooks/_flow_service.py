@@ -37,6 +37,16 @@ def list_params(
     return params
 
 
+def _explore_malformed(connection_id: str, expected: str, body: Any) -> AEPMalformedAnswerError:
+    return AEPMalformedAnswerError(
+        "GET",
+        SERVICE_BASE_PATHS["flowservice"] + f"/connections/{connection_id}/explore",
+        200,
+        title="Malformed answer",
+        detail=f"expected {expected}, got {str(body)[:200]}",
+    )
+
+
 def run_path(run_id: str) -> str:
     """``/runs/{id}``, the id validated and encoded (used by the hook and the async trigger client)."""
     return f"/runs/{_segment('run_id', run_id)}"
@@ -150,6 +160,36 @@ class FlowServiceMixin(ResourceCalls):
             f"/connections/{_segment('connection_id', connection_id)}/explore",
             params=params,
         )
+
+    def list_source_tables(self, connection_id: str) -> list[dict]:
+        """The tables behind a base connection (``/explore?objectType=root``), each
+        ``{name, path}``: ``name`` is what the source shows (Salesforce: the label), ``path`` what
+        the API uses (Salesforce: the API name), in the order AEP lists them; folders skipped."""
+        body = self.explore_base_connection(connection_id, "root")
+        if isinstance(body, dict):
+            body = body.get("items", body.get("results"))
+        if not isinstance(body, list):
+            raise _explore_malformed(connection_id, "a list of tables", body)
+        out: list[dict] = []
+        for item in body:
+            if not isinstance(item, dict) or str(item.get("type", "table")).lower() != "table":
+                continue
+            path = item.get("path") or item.get("name")
+            if isinstance(path, str) and path:
+                name = item.get("name")
+                out.append({"name": name if isinstance(name, str) and name else path, "path": path})
+        return out
+
+    def get_table_columns(self, connection_id: str, table_path: str) -> list[dict]:
+        """The columns of one table (``/explore?objectType=table&object=<path>``), as AEP lists them
+        (``{name, type, meta:xdmType?, xdm?}``)."""
+        if not isinstance(table_path, str) or not table_path:
+            raise AEPInputError("table", "must be a non-empty table path.", "pass the table's API name.")
+        body = self.explore_base_connection(connection_id, "table", table_path)
+        columns = ((body or {}).get("schema") or {}).get("columns") if isinstance(body, dict) else None
+        if not isinstance(columns, list):
+            raise _explore_malformed(connection_id, "{schema: {columns: [...]}}", body)
+        return [c for c in columns if isinstance(c, dict)]
 
     def find_base_connection(self, name: str) -> dict | None:
         """Base connection called ``name`` (the oldest if several) or ``None``."""

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError, AEPResponseLostError
+from airflow_provider_aep.exceptions import (
+    AEPInputError,
+    AEPMalformedAnswerError,
+    AEPNotFoundError,
+    AEPResponseLostError,
+)
 from airflow_provider_aep.hooks import _pagination
 from airflow_provider_aep.hooks._calls import SERVICE_BASE_PATHS, ResourceCalls
 from airflow_provider_aep.hooks._connection import path_segment as _segment
@@ -14,6 +19,9 @@ from airflow_provider_aep.hooks._filters import check_lookup_name, schema_regist
 XED_ACCEPT = "application/vnd.adobe.xed+json; version=1"
 XED_FULL_ACCEPT = "application/vnd.adobe.xed-full+json; version=1"
 XED_ID_ACCEPT = "application/vnd.adobe.xed-id+json"
+#: Descriptor listings use the ``xdm`` (not ``xed``) vocabulary, without a version.
+XDM_DESCRIPTORS_ACCEPT = "application/vnd.adobe.xdm+json"
+JSON_PATCH = "application/json-patch+json"
 DATASET_REF_PREFIX = "@/dataSets/"
 
 
@@ -103,6 +111,103 @@ class PlatformMixin(ResourceCalls):
 
     def patch_schema(self, schema_id: str, operations: list) -> dict:
         """``PATCH /tenant/schemas/{id}`` (JSON Patch, e.g. add a field group); returns the schema."""
+        return self._sr_patch("/tenant/schemas", "schema_id", schema_id, operations)
+
+    def get_tenant_id(self) -> str:
+        """The org's Schema Registry tenant id (``GET /stats`` ``tenantId``, without the leading
+        ``_``); read once per hook, then cached."""
+        cached = self.__dict__.get("_aep_tenant_id")
+        if isinstance(cached, str):
+            return cached
+        body = self._call("GET", "schemaregistry", "/stats", accept="application/json")
+        tenant = body.get("tenantId") if isinstance(body, dict) else None
+        if isinstance(tenant, str) and tenant.startswith("_"):
+            tenant = tenant[1:]
+        if not isinstance(tenant, str) or not tenant:
+            raise AEPMalformedAnswerError(
+                "GET",
+                SERVICE_BASE_PATHS["schemaregistry"] + "/stats",
+                200,
+                title="No tenantId",
+                detail=f"expected {{tenantId: ...}}, got {str(body)[:200]}",
+            )
+        self.__dict__["_aep_tenant_id"] = tenant
+        return tenant
+
+    def create_field_group(self, body: dict) -> dict:
+        """``POST /tenant/fieldgroups``; returns the field group (``$id``, ``meta:altId``...)."""
+        return self._create("schemaregistry", "/tenant/fieldgroups", body, id_key="$id")
+
+    def get_field_group(self, field_group_id: str, full: bool = False) -> dict:
+        """One tenant field group by ``meta:altId`` or ``$id``."""
+        return self._get_one(
+            "schemaregistry",
+            f"/tenant/fieldgroups/{_segment('field_group_id', field_group_id)}",
+            accept=XED_FULL_ACCEPT if full else XED_ACCEPT,
+        )
+
+    def list_field_groups(self, properties: list[str] | None = None) -> Iterator[dict]:
+        """Tenant field groups (``{$id, meta:altId, version, title}``), lazily paged."""
+        return self._sr_list("/tenant/fieldgroups", properties)
+
+    def find_field_group(self, title: str) -> dict | None:
+        """Tenant field group with this title or ``None``."""
+        return self._sr_find("/tenant/fieldgroups", title)
+
+    def find_all_field_groups(self, title: str) -> list[dict]:
+        """Every tenant field group with this title."""
+        return self._sr_find_all("/tenant/fieldgroups", title)
+
+    def patch_field_group(self, field_group_id: str, operations: list) -> dict:
+        """``PATCH /tenant/fieldgroups/{id}`` (JSON Patch, e.g. add a field); returns the group."""
+        return self._sr_patch("/tenant/fieldgroups", "field_group_id", field_group_id, operations)
+
+    def delete_field_group(self, field_group_id: str) -> None:
+        """``DELETE /tenant/fieldgroups/{id}``."""
+        self._call(
+            "DELETE", "schemaregistry", f"/tenant/fieldgroups/{_segment('field_group_id', field_group_id)}"
+        )
+
+    def create_descriptor(self, body: dict) -> dict:
+        """``POST /tenant/descriptors``; returns the descriptor (with its ``@id``)."""
+        return self._create("schemaregistry", "/tenant/descriptors", body, id_key="@id")
+
+    def list_descriptors(
+        self, descriptor_type: str | None = None, source_schema: str | None = None
+    ) -> list[dict]:
+        """Tenant descriptors (full objects), optionally of one ``@type`` and one source schema.
+
+        AEP groups the listing by ``@type`` (``{"xdm:descriptorIdentity": [...], ...}``); a flat
+        list or ``{results: [...]}`` is read too. Filters are applied to what AEP returns.
+        """
+        body = self._call("GET", "schemaregistry", "/tenant/descriptors", accept=XDM_DESCRIPTORS_ACCEPT)
+        items: list[Any] = []
+        if isinstance(body, list):
+            items = body
+        elif isinstance(body, dict):
+            if isinstance(body.get("results"), list):
+                items = body["results"]
+            else:
+                for kind, group in body.items():
+                    if isinstance(group, list):
+                        items.extend(
+                            {"@type": kind, **d} if isinstance(d, dict) and "@type" not in d else d
+                            for d in group
+                        )
+        out = [d for d in items if isinstance(d, dict)]
+        if descriptor_type is not None:
+            out = [d for d in out if d.get("@type") == descriptor_type]
+        if source_schema is not None:
+            out = [d for d in out if d.get("xdm:sourceSchema") == source_schema]
+        return out
+
+    def delete_descriptor(self, descriptor_id: str) -> None:
+        """``DELETE /tenant/descriptors/{id}``."""
+        self._call(
+            "DELETE", "schemaregistry", f"/tenant/descriptors/{_segment('descriptor_id', descriptor_id)}"
+        )
+
+    def _sr_patch(self, collection: str, field: str, resource_id: str, operations: list) -> dict:
         if not isinstance(operations, list) or not operations:
             raise AEPInputError(
                 "operations",
@@ -112,11 +217,28 @@ class PlatformMixin(ResourceCalls):
         body = self._call(
             "PATCH",
             "schemaregistry",
-            f"/tenant/schemas/{_segment('schema_id', schema_id)}",
+            f"{collection}/{_segment(field, resource_id)}",
             json=operations,
             accept=XED_ACCEPT,
         )
         return body if isinstance(body, dict) else {}
+
+    # ------------------------------------------------------------------ Identity Service
+    def list_identity_namespaces(self) -> list[dict]:
+        """``GET /data/core/idnamespace/identities``: the namespaces the org can use
+        (``{id, code, name, idType, status, custom, ...}``)."""
+        body = self._call("GET", "identity", "/identities")
+        if isinstance(body, dict) and isinstance(body.get("items"), list):
+            body = body["items"]
+        if not isinstance(body, list):
+            raise AEPMalformedAnswerError(
+                "GET",
+                SERVICE_BASE_PATHS["identity"] + "/identities",
+                200,
+                title="Malformed answer",
+                detail=f"expected a list of namespaces, got {str(body)[:200]}",
+            )
+        return [n for n in body if isinstance(n, dict)]
 
     # ------------------------------------------------------------------ Catalog
     def create_dataset(self, body: dict) -> str:
@@ -178,6 +300,23 @@ class PlatformMixin(ResourceCalls):
         if not isinstance(fields, dict) or not fields:
             raise AEPInputError("fields", "must be a non-empty dict.", "pass e.g. {'description': ...}.")
         self._call("PATCH", "catalog", f"/dataSets/{_segment('dataset_id', dataset_id)}", json=fields)
+
+    def patch_dataset_operations(self, dataset_id: str, operations: list) -> None:
+        """``PATCH /dataSets/{id}`` as JSON Patch (``application/json-patch+json``), e.g. adding
+        ``/tags/unifiedProfile``."""
+        if not isinstance(operations, list) or not operations:
+            raise AEPInputError(
+                "operations",
+                "must be a non-empty list of JSON Patch operations.",
+                "pass [{op, path, value}].",
+            )
+        self._call(
+            "PATCH",
+            "catalog",
+            f"/dataSets/{_segment('dataset_id', dataset_id)}",
+            json=operations,
+            headers={"Content-Type": JSON_PATCH},
+        )
 
     def find_all_datasets(self, name: str) -> list[dict]:
         """Every dataset called ``name`` (Catalog does not keep names unique)."""

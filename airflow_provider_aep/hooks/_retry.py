@@ -32,7 +32,7 @@ from typing import Any
 
 from airflow_provider_aep.exceptions import (
     AEPAPIError,
-    AEPAuthConfigError,
+    AEPConfigError,
     AEPConnectionError,
     AEPInputError,
     AEPResponseLostError,
@@ -83,7 +83,7 @@ class RetryPolicy:
         """Apply the optional ``retry_*`` connection extras on top of ``base`` (or the defaults).
 
         Each value must be a finite number in the range of :data:`RETRY_BOUNDS` (NaN, infinities,
-        booleans and out-of-range values raise :class:`AEPAuthConfigError` naming the extra).
+        booleans and out-of-range values raise :class:`AEPConfigError` naming the extra).
         """
         changes: dict[str, Any] = {}
         for key, field_name in RETRY_EXTRA_KEYS.items():
@@ -115,7 +115,7 @@ def _policy_value(label: str, field_name: str, value: Any) -> float:
         return check_number(label, value, minimum=low, maximum=high, integer=integer, fix="")
     except AEPInputError as exc:
         kind = "a whole number" if integer else "a number of seconds"
-        raise AEPAuthConfigError(
+        raise AEPConfigError(
             f"{label} {exc.problem} Fix: set {kind} between {low:g} and {high:g}, or remove it."
         ) from None
 

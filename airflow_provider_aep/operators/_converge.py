@@ -24,10 +24,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_aep import xcom_keys
+
 #: Stands for an id (or any value) that only exists once the resource has been created.
 UNKNOWN = "(known after create)"
 #: XCom key under which every AEP operator pushes its plan record(s) in plan mode.
-PLAN_XCOM_KEY = "aep_plan"
+PLAN_XCOM_KEY = xcom_keys.PLAN  # the old name of the key, kept for code that imports it
 #: Shown instead of a secret value (secrets are write-only in AEP and never compared).
 WRITE_ONLY = "(write-only secret)"
 

@@ -23,7 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.exceptions import AEPError, AEPNotFoundError, AEPResponseLostError
+from airflow_provider_aep.exceptions import (  # AEPCreateLockTimeoutError: re-exported, it lived here
+    AEPCreateLockTimeoutError,
+    AEPError,
+    AEPNotFoundError,
+    AEPResponseLostError,
+)
 from airflow_provider_aep.operators._twins import created_ms, oldest_first, poll_for_commit
 from airflow_provider_aep.validation import DATA_LAKE_CONNECTION_SPEC_ID
 
@@ -33,10 +38,6 @@ if TYPE_CHECKING:
 LOCK_SUFFIX = " [create lock]"
 #: A lock this much older than ours belongs to a run that died without deleting it.
 STALE_AFTER_SECONDS = 300.0
-
-
-class AEPCreateLockTimeoutError(AEPError):
-    """Another run holds the create lock, and the resource did not appear in time."""
 
 
 def _id(item: dict[str, Any]) -> str:

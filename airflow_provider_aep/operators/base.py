@@ -29,23 +29,23 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import (
     AEPAPIError,
     AEPError,
     AEPInputError,
     AEPNotFoundError,
+    AEPResourceConflictError,  # re-exported: it lived here before exceptions.py held the family
+    AEPResourceExistsError,
     AEPResponseLostError,
 )
 from airflow_provider_aep.links import XCOM_UI_ORG, XCOM_UI_SANDBOX
 from airflow_provider_aep.operators._converge import (
     LOSSES,
-    PLAN_XCOM_KEY,
     UNKNOWN,
     WRITE_ONLY,
     ApplyFn,
@@ -57,12 +57,12 @@ from airflow_provider_aep.operators._converge import (
     refusal_message,
 )
 from airflow_provider_aep.operators._twins import is_name_taken, oldest_first, poll_for_commit
+from airflow_provider_aep.task import AEP_TEMPLATE_FIELDS, AEPTaskMixin
 from airflow_provider_aep.validation import IF_EXISTS_CHOICES, check_enum, is_templated
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
 __all__ = [
     "XCOM_UI_ORG",
@@ -73,18 +73,6 @@ __all__ = [
     "AEPResourceExistsError",
     "Outcome",
 ]
-
-
-class AEPResourceExistsError(AEPError, AirflowFailException):
-    """A resource with the requested name exists and ``if_exists="fail"`` was given.
-
-    Deterministic, so the task fails without retries.
-    """
-
-
-class AEPResourceConflictError(AEPError, AirflowFailException):
-    """A resource with the requested name exists but does not match the request (or AEP forbids
-    the change in place). Deterministic, so the task fails without retries."""
 
 
 @dataclass
@@ -118,23 +106,24 @@ def _plan_aware(execute: Callable[..., Any]) -> Callable[..., Any]:
             self._in_plan_wrapper = False
         ti = context.get("ti") if hasattr(context, "get") else None
         if ti is not None:
-            ti.xcom_push(key=PLAN_XCOM_KEY, value=[r.as_dict() for r in self._plan_records])
+            ti.xcom_push(key=xcom_keys.PLAN, value=[r.as_dict() for r in self._plan_records])
         return result
 
     wrapper.__aep_plan_aware__ = True  # type: ignore[attr-defined]
     return wrapper
 
 
-class AEPBaseOperator(BaseOperator):
-    """Base class of every AEP operator.
+class AEPBaseOperator(AEPTaskMixin, BaseOperator):
+    """Base class of the AEP operators that create, look up or change resources: the shared task
+    parts of :class:`~airflow_provider_aep.task.AEPTaskMixin`, plus plan mode.
 
     :param aep_conn_id: Airflow connection of type ``adobe_experience_platform``.
     :param sandbox_name: sandbox to work in; default: the connection's ``sandbox_name`` extra.
+    :param plan_only: ``True``: only report what a run would do (GETs only); default: the DAG's
+        ``plan_only`` param.
     """
 
-    template_fields: Sequence[str] = ("aep_conn_id", "sandbox_name")
-    ui_color = "#fa0f00"  # Adobe red
-    ui_fgcolor = "#ffffff"
+    template_fields: Sequence[str] = AEP_TEMPLATE_FIELDS
 
     #: XCom keys besides ``return_value`` (pushed as :data:`UNKNOWN` when planning unknown inputs).
     plan_xcom_keys: Sequence[str] = ()
@@ -153,9 +142,7 @@ class AEPBaseOperator(BaseOperator):
         plan_only: bool | None = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
-        self.sandbox_name = sandbox_name
+        super().__init__(aep_conn_id=aep_conn_id, sandbox_name=sandbox_name, **kwargs)
         #: ``True``: only report what a run would do (GETs only); ``None``: the DAG's ``plan_only`` param.
         self.plan_only = plan_only
         self._plan_only = False
@@ -188,15 +175,6 @@ class AEPBaseOperator(BaseOperator):
             self.xcom_push(context, key, UNKNOWN)
         return UNKNOWN
 
-    @cached_property
-    def hook(self) -> AdobeExperiencePlatformHook:
-        """The AEP hook (created on first use, i.e. at execute time)."""
-        from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
-
-        return AdobeExperiencePlatformHook(
-            aep_conn_id=self.aep_conn_id, sandbox_name=self.sandbox_name or None
-        )
-
     def has_templated_values(self) -> bool:
         """True while any templated field still holds a Jinja string or an XComArg.
 
@@ -204,21 +182,6 @@ class AEPBaseOperator(BaseOperator):
         ``execute()`` (after rendering).
         """
         return any(is_templated(getattr(self, f, None)) for f in self.template_fields)
-
-    # ----------------------------------------------------------------- XCom helpers
-    @staticmethod
-    def xcom_push(context: Context, key: str, value: Any) -> None:
-        """Push *value* under *key* for this task instance."""
-        context["ti"].xcom_push(key=key, value=value)
-
-    def push_ui_context(self, context: Context) -> None:
-        """Push the org/tenant and sandbox the extra links need (no secrets)."""
-        from airflow_provider_aep.links import ui_org_and_sandbox
-
-        org, sandbox = ui_org_and_sandbox(self.hook)
-        if org:
-            self.xcom_push(context, XCOM_UI_ORG, str(org))
-        self.xcom_push(context, XCOM_UI_SANDBOX, str(sandbox))
 
 
 class AEPCreateOperatorBase(AEPBaseOperator):

@@ -1,23 +1,34 @@
-"""Flow Service connection operators: base, source, dataset base (legacy) and target connections."""
+"""Flow Service connection operators: base, source, dataset base (legacy) and target connections.
+
+What each source needs (spec id, auth types, secret params) is read from the table in
+:mod:`airflow_provider_aep.sources`; each operator validates its arguments into a small frozen
+request (:class:`BaseConnectionRequest`, :class:`SourceConnectionRequest`,
+:class:`TargetConnectionRequest`) before any request is sent.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.constants import DATA_LAKE_CONNECTION_SPEC_ID, XED_FULL_NOTEXT_V1, XED_FULL_V1
 from airflow_provider_aep.exceptions import AEPAPIError, AEPInputError
 from airflow_provider_aep.hooks._connection import fetch_airflow_connection
 from airflow_provider_aep.operators._converge import Diff
 from airflow_provider_aep.operators._diffs import base_connection_diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs, first_problem
+from airflow_provider_aep.sources import NON_SECRET_AUTH_PARAMS as NON_SECRET_AUTH_PARAMS
+from airflow_provider_aep.sources import SOURCES as SOURCES
+from airflow_provider_aep.sources import Source, SourceAuth, SourceCredentials, generic_auth, source_for_spec
+from airflow_provider_aep.sources import mask_auth_params as mask_auth_params
 from airflow_provider_aep.validation import (
-    DATA_LAKE_CONNECTION_SPEC_ID,
-    XED_FULL_NOTEXT_V1,
-    XED_FULL_V1,
+    Rule,
     check_dataset_id,
     check_enum,
     check_name,
+    check_rules,
     check_schema_id,
     check_uuid,
     is_schema_alt_id,
@@ -28,29 +39,7 @@ from airflow_provider_aep.validation import (
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
-#: Known sources: connection spec id and the auth spec names each accepts.
-SOURCES: dict[str, dict[str, Any]] = {
-    "salesforce_service_cloud": {
-        "connection_spec_id": "cb66ab34-8619-49cb-96d1-39b37ede86ea",
-        "auth_specs": ("Basic Authentication", "OAuth2 Client Credential"),
-    },
-    "servicenow": {
-        "connection_spec_id": "eb13cb25-47ab-407f-ba89-c0125281c563",
-        "auth_specs": ("Basic Authentication",),
-    },
-    "generic_odata": {
-        "connection_spec_id": "8e6b41a8-d998-4545-ad7d-c6a9fff406c3",
-        "auth_specs": ("Anonymous Authentication",),
-    },
-}
-#: auth.params keys of the typed sources that AEP never returns (not compared when converging).
-_SECRET_HINTS = ("secret", "password", "token", "key", "credential")
-#: Source connection extra listing the ``auth_params`` keys whose values are not secret.
-NON_SECRET_AUTH_PARAMS = "non_secret_auth_params"  # noqa: S105 (an extra key)
-
-
-def _is_secret(key: str) -> bool:
-    return any(h in key.lower() for h in _SECRET_HINTS)
+SOURCE_DATA_FORMATS = ("tabular", "parquet_xdm", "delimited", "json", "parquet")
 
 
 def patch_with_etag(
@@ -87,80 +76,124 @@ def _description_ops(d: Diff) -> list[dict[str, Any]]:
     ]
 
 
-def _url(host: str | None, field: str) -> str:
-    if not host or not host.strip():
-        raise AEPInputError(field, "the source connection has no host (the source URL).", "Set its host.")
-    host = host.strip().rstrip("/")
-    url = host if "://" in host else f"https://{host}"
-    _mask_url_credentials(url)
-    return url
+def _dig(doc: Any, *keys: str) -> Any:
+    """``doc[k1][k2]...``; a missing level, or one that is not an object, reads as ``None``."""
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
 
 
-def _mask(value: Any) -> None:
-    if value:
-        from airflow.sdk.log import mask_secret
+@dataclass(frozen=True)
+class Pinned:
+    """A field of a source/target connection that cannot change in place (the flow would not see it).
 
-        mask_secret(value)
-
-
-def _mask_url_credentials(value: str) -> None:
-    """Register the user info of every ``scheme://user:pass@host`` URL in *value* as a secret."""
-    for match in re.finditer(r"(?i)\b[a-z][a-z0-9+.\-]*://([^\s/?#'\"<>]*)@", value):
-        userinfo = match.group(1)
-        _mask(userinfo)
-        _mask(userinfo.split(":", 1)[1] if ":" in userinfo else None)
-
-
-def _mask_leaves(value: Any) -> None:
-    """Register every scalar inside *value* (nested dicts and lists included) as a secret."""
-    if isinstance(value, dict):
-        for item in value.values():
-            _mask_leaves(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _mask_leaves(item)
-    elif value is not None and not isinstance(value, bool):
-        _mask(str(value))
-
-
-def mask_auth_params(conn_id: str, params: dict[str, Any], non_secret: Any) -> None:
-    """Mask every value of a generic spec's ``auth_params`` except the keys listed as non-secret.
-
-    Key names say nothing reliable about secrecy (``pwd``, ``connectionString`` with a
-    ``Password=`` inside...), so every value is secret by default; the source connection's extra
-    ``non_secret_auth_params`` (a list of keys) opts values out, e.g. ``["url", "server"]``.
-    Credentials inside URLs are masked even then.
+    :param path: the field in the diff (``params.tableName``).
+    :param label: the field in a reuse mismatch message (``table``).
+    :param have: what AEP has.
+    :param want: what the task declares.
+    :param refused: the AEP rule (default: the connection kind's rule).
     """
-    keys = [] if non_secret in (None, "") else non_secret
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise AEPInputError(
-            f"{conn_id}.extra.{NON_SECRET_AUTH_PARAMS}",
-            f"must be a list of auth_params keys, got {type(non_secret).__name__}.",
-            'Use e.g. ["url", "server"], or remove it to mask every value.',
-        )
-    unknown = sorted(set(keys) - set(params))
-    if unknown:
-        raise AEPInputError(
-            f"{conn_id}.extra.{NON_SECRET_AUTH_PARAMS}",
-            f"lists {unknown} which auth_params does not contain.",
-            f"List only keys of auth_params ({sorted(params)}).",
-        )
-    for key, value in params.items():
-        if key in keys:
-            for text in _strings(value):
-                _mask_url_credentials(text)
-        else:
-            _mask_leaves(value)
+
+    path: str
+    label: str
+    have: Any
+    want: Any
+    refused: str | None = None
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _strings(v)]
-    return []
+_SPEC_IMMUTABLE = "a connection spec cannot be changed (1414-400)"
+
+
+def _ensure_flow_connection(
+    op: AEPCreateOperatorBase,
+    *,
+    kind: str,
+    name: str,
+    pins: Callable[[dict[str, Any]], list[Pinned]],
+    description: str | None,
+    create: Callable[[], dict[str, Any]],
+    hook_noun: str,
+) -> str:
+    """Create, reuse or converge a source or target connection: only the description changes in
+    place; every pinned field is refused with Adobe's rule (new connection and new flow).
+
+    :param hook_noun: the hook's method suffix (``source_connection``: ``find_source_connection``...).
+    """
+    hook = op.hook
+    rule = f"{kind} changes do not reach the dataflow (Adobe: new {kind} and flow)"
+    fix = f"create a new {kind} and flow under other names, or use if_exists='replace'"
+
+    def mismatch(found: dict[str, Any]) -> str | None:
+        return first_problem(*(differs(p.label, p.want, p.have) for p in pins(found)))
+
+    def diff(found: dict[str, Any]) -> Diff:
+        d = Diff()
+        for p in pins(found):
+            d.add(p.path, p.have, p.want, refused=p.refused or rule, fix=fix)
+        if description is not None:
+            d.add("description", found.get("description") or "", description)
+        return d
+
+    def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+        return patch_with_etag(
+            op.log,
+            kind,
+            str(found["id"]),
+            _description_ops(d),
+            found.get("etag"),
+            getattr(hook, f"patch_{hook_noun}"),
+            getattr(hook, f"get_{hook_noun}"),
+        )
+
+    outcome = op.ensure(
+        kind=kind,
+        name=name,
+        find=lambda: getattr(hook, f"find_{hook_noun}")(name),
+        find_all=lambda: getattr(hook, f"find_all_{hook_noun}s")(name),
+        create=create,
+        mismatch=mismatch,
+        delete=getattr(hook, f"delete_{hook_noun}"),
+        diff=diff,
+        apply=apply,
+    )
+    return outcome.id
+
+
+# ----------------------------------------------------------------------------- base connection
+@dataclass(frozen=True)
+class BaseConnectionRequest:
+    """A validated base connection: what :class:`AEPCreateBaseConnectionOperator` sends.
+
+    :param source: the source's table entry, ``None`` for a generic spec (``auth_params`` verbatim).
+    :param auth_spec_name: the auth spec asked for (``None``: the source connection decides).
+    """
+
+    name: str
+    spec_id: str
+    source: Source | None
+    auth_spec_name: str | None
+
+    def build_auth(self, creds: SourceCredentials) -> SourceAuth:
+        """``auth`` from the source connection; every secret is masked before it returns."""
+        if self.source is None:
+            return generic_auth(creds, str(self.auth_spec_name))
+        return self.source.build_auth(creds, self.auth_spec_name)
+
+
+def _generic_spec(op: AEPCreateBaseConnectionOperator) -> tuple[str, str]:
+    """``source=None``: the spec id and auth spec name, both required."""
+    if not op.connection_spec_id:
+        raise AEPInputError(
+            "connection_spec_id",
+            "is required when source=None.",
+            f"Pass connection_spec_id, or source= one of {', '.join(SOURCES)}.",
+        )
+    spec = check_uuid("connection_spec_id", op.connection_spec_id)
+    if not op.auth_spec_name:
+        raise AEPInputError(
+            "auth_spec_name", "is required when source=None.", 'Pass e.g. "Basic Authentication".'
+        )
+    return spec, str(op.auth_spec_name)
 
 
 class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
@@ -168,7 +201,8 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
 
     Source credentials are read from the Airflow connection *source_conn_id* at execute time,
     masked in logs and sent only in the create request; they are never templated, logged or
-    pushed to XCom.
+    pushed to XCom. Each source of :data:`~airflow_provider_aep.sources.SOURCES` says how its
+    ``auth.params`` are built:
 
     * ``salesforce_service_cloud``: host = environment URL, login/password = username/password
       (``auth_type`` "basic", extra ``security_token``) or client id/secret (``auth_type``
@@ -181,7 +215,8 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
 
     :param name: connection name (its identity for reuse).
     :param source_conn_id: Airflow connection holding the source credentials.
-    :param source: one of :data:`SOURCES`, or ``None`` for a generic spec.
+    :param source: a key of :data:`~airflow_provider_aep.sources.SOURCES`, or ``None`` for a
+        generic spec.
     :param connection_spec_id: override / generic connection spec id.
     :param auth_spec_name: override the auth spec name.
     :param description: optional description.
@@ -229,129 +264,39 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
         self.auth_spec_name = auth_spec_name
         self.description = description
         self.test_connection = test_connection
-        self._public_auth_keys: set[str] = set()
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> tuple[str, str | None]:
-        check_name("name", self.name, "flowservice")
+    def _validate(self) -> BaseConnectionRequest:
+        name = check_name("name", self.name, "flowservice")
         require_str("source_conn_id", self.source_conn_id, "an Airflow connection id")
         if self.source is None:
-            if not self.connection_spec_id:
-                raise AEPInputError(
-                    "connection_spec_id",
-                    "is required when source=None.",
-                    f"Pass connection_spec_id, or source= one of {', '.join(SOURCES)}.",
-                )
-            spec = check_uuid("connection_spec_id", self.connection_spec_id)
-            if not self.auth_spec_name:
-                raise AEPInputError(
-                    "auth_spec_name", "is required when source=None.", 'Pass e.g. "Basic Authentication".'
-                )
-            return spec, self.auth_spec_name
-        check_enum("source", self.source, tuple(SOURCES))
-        spec = check_uuid(
-            "connection_spec_id", self.connection_spec_id or SOURCES[self.source]["connection_spec_id"]
-        )
+            spec, auth_spec_name = _generic_spec(self)
+            return BaseConnectionRequest(name, spec, None, auth_spec_name)
+        source = SOURCES[check_enum("source", self.source, tuple(SOURCES))]
+        spec = check_uuid("connection_spec_id", self.connection_spec_id or source.connection_spec_id)
         if self.auth_spec_name is not None:
-            check_enum("auth_spec_name", self.auth_spec_name, SOURCES[self.source]["auth_specs"])
-        return spec, self.auth_spec_name
+            check_enum("auth_spec_name", self.auth_spec_name, source.auth_spec_names)
+        return BaseConnectionRequest(name, spec, source, self.auth_spec_name)
 
-    def _auth(self, auth_spec_name: str | None) -> dict[str, Any]:
-        """Build ``auth`` from the source connection (secrets masked before anything is logged)."""
+    def _auth(self, request: BaseConnectionRequest) -> SourceAuth:
+        """``auth`` from the source connection (secrets masked before anything is logged)."""
         conn = fetch_airflow_connection(
             self.source_conn_id, "source_conn_id", "with the source system's credentials"
         )
-        extra = conn.extra_dejson or {}
-        _mask(conn.password)
-        for key in ("security_token", "client_secret"):
-            _mask(extra.get(key))
-        source = self.source
-        if source is None:
-            params = extra.get("auth_params")
-            if not isinstance(params, dict):
-                raise AEPInputError(
-                    "source_conn_id",
-                    f"connection {self.source_conn_id!r} has no 'auth_params' object in its extra.",
-                    'Put {"auth_params": {...}} (sent verbatim as auth.params) in its extra.',
-                )
-            mask_auth_params(self.source_conn_id, params, extra.get(NON_SECRET_AUTH_PARAMS))
-            self._public_auth_keys = set(extra.get(NON_SECRET_AUTH_PARAMS) or [])
-            return {"specName": auth_spec_name, "params": dict(params)}
-        if source == "salesforce_service_cloud":
-            auth_type = str(extra.get("auth_type") or "").lower()
-            if auth_spec_name == "Basic Authentication":
-                auth_type = "basic"
-            elif auth_spec_name == "OAuth2 Client Credential":
-                auth_type = "oauth2"
-            elif not auth_type:
-                auth_type = "basic" if extra.get("security_token") else "oauth2"
-            check_enum(f"{self.source_conn_id}.extra.auth_type", auth_type, ("basic", "oauth2"))
-            env_url = _url(conn.host, f"{self.source_conn_id}.host")
-            if not conn.login or not conn.password:
-                raise AEPInputError(
-                    "source_conn_id",
-                    f"connection {self.source_conn_id!r} needs login and password "
-                    f"({'username/password' if auth_type == 'basic' else 'client id/client secret'}).",
-                    "Set them on the Airflow connection.",
-                )
-            api_version = extra.get("api_version")
-            if auth_type == "basic":
-                params = {
-                    "environmentUrl": env_url,
-                    "username": conn.login,
-                    "password": conn.password,
-                    "securityToken": extra.get("security_token") or "",
-                }
-                if api_version:
-                    params["apiVersion"] = str(api_version)
-                return {"specName": "Basic Authentication", "params": params}
-            if not api_version:
-                raise AEPInputError(
-                    "source_conn_id",
-                    f"connection {self.source_conn_id!r} has no extra 'api_version' (required for OAuth2).",
-                    'Add {"api_version": "60.0"} to its extra.',
-                )
-            return {
-                "specName": "OAuth2 Client Credential",
-                "params": {
-                    "environmentUrl": env_url,
-                    "clientId": conn.login,
-                    "clientSecret": conn.password,
-                    "apiVersion": str(api_version),
-                },
-            }
-        if source == "servicenow":
-            if not conn.login or not conn.password:
-                raise AEPInputError(
-                    "source_conn_id",
-                    f"connection {self.source_conn_id!r} needs login and password.",
-                    "Set the ServiceNow username and password on it.",
-                )
-            return {
-                "specName": "Basic Authentication",
-                "params": {
-                    "endpoint": _url(conn.host, f"{self.source_conn_id}.host"),
-                    "username": conn.login,
-                    "password": conn.password,
-                },
-            }
-        return {
-            "specName": "Anonymous Authentication",
-            "params": {"url": _url(conn.host, f"{self.source_conn_id}.host")},
-        }
+        return request.build_auth(SourceCredentials.from_connection(self.source_conn_id, conn))
 
     def execute(self, context: Context) -> str:
         """Create or reuse the base connection and return its id."""
-        spec_id, auth_spec_name = self._validate()
-        name = check_name("name", self.name, "flowservice")
-        body_auth = self._auth(auth_spec_name)  # input errors surface before any request
+        req = self._validate()
+        auth = self._auth(req)  # input errors surface before any request
+        body_auth = auth.body()
 
         def create() -> dict[str, Any]:
             body: dict[str, Any] = {
-                "name": name,
+                "name": req.name,
                 "auth": body_auth,
-                "connectionSpec": {"id": spec_id, "version": "1.0"},
+                "connectionSpec": {"id": req.spec_id, "version": "1.0"},
             }
             if self.description:
                 body["description"] = self.description
@@ -359,21 +304,16 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
 
         def mismatch(found: dict[str, Any]) -> str | None:
             return first_problem(
-                differs("connection spec", spec_id, (found.get("connectionSpec") or {}).get("id")),
-                differs("auth spec", body_auth["specName"], (found.get("auth") or {}).get("specName")),
+                differs("connection spec", req.spec_id, _dig(found, "connectionSpec", "id")),
+                differs("auth spec", auth.spec_name, _dig(found, "auth", "specName")),
             )
 
         def diff(found: dict[str, Any]) -> Diff:
-            params = body_auth["params"]
-            if self.source is None:  # generic spec: every value is secret unless listed as not
-                secret_keys = {k for k in params if k not in self._public_auth_keys}
-            else:
-                secret_keys = {k for k in params if _is_secret(k)}
             return base_connection_diff(
                 found,
-                spec_id=spec_id,
+                spec_id=req.spec_id,
                 auth=body_auth,
-                secret_keys=secret_keys,
+                secret_keys=set(auth.secret_keys),
                 description=self.description,
             )
 
@@ -399,16 +339,16 @@ class AEPCreateBaseConnectionOperator(AEPCreateOperatorBase):
 
         outcome = self.ensure(
             kind="base connection",
-            name=name,
-            find=lambda: self.hook.find_base_connection(name),
-            find_all=lambda: self.hook.find_all_base_connections(name),
+            name=req.name,
+            find=lambda: self.hook.find_base_connection(req.name),
+            find_all=lambda: self.hook.find_all_base_connections(req.name),
             create=create,
             mismatch=mismatch,
             delete=self.hook.delete_base_connection,
             diff=diff,
             apply=apply,
         )
-        self.xcom_push(context, "connection_spec_id", spec_id)
+        self.xcom_push(context, xcom_keys.CONNECTION_SPEC_ID, req.spec_id)
         if self.test_connection and not self._plan_only:
             self.hook.test_base_connection(outcome.id)
             self.log.info("Connection test of base connection %s passed", outcome.id)
@@ -454,12 +394,169 @@ class AEPCreateDatasetBaseConnectionOperator(AEPCreateOperatorBase):
             find_all=lambda: self.hook.find_all_base_connections(name),
             create=create,
             mismatch=lambda f: differs(
-                "connection spec", DATA_LAKE_CONNECTION_SPEC_ID, (f.get("connectionSpec") or {}).get("id")
+                "connection spec", DATA_LAKE_CONNECTION_SPEC_ID, _dig(f, "connectionSpec", "id")
             ),
             delete=self.hook.delete_base_connection,
         )
-        self.xcom_push(context, "connection_spec_id", DATA_LAKE_CONNECTION_SPEC_ID)
+        self.xcom_push(context, xcom_keys.CONNECTION_SPEC_ID, DATA_LAKE_CONNECTION_SPEC_ID)
         return outcome.id
+
+
+# ----------------------------------------------------------------------------- source connection
+@dataclass(frozen=True)
+class TabularShape:
+    """The current source connection shape: a table and its columns.
+
+    :param columns: the normalised column dicts; ``None`` until read from ``/explore``.
+    """
+
+    table: str
+    columns: tuple[dict[str, Any], ...] | None = None
+
+    @property
+    def table_name(self) -> str:
+        """The table, as pushed to XCom."""
+        return self.table
+
+    def body(self) -> dict[str, Any]:
+        """``data`` and ``params`` of the create request."""
+        return {
+            "data": {"format": "tabular"},
+            "params": {"tableName": self.table, "columns": self.column_list},
+        }
+
+    @property
+    def column_list(self) -> list[dict[str, Any]]:
+        """The columns as a list (empty until known)."""
+        return list(self.columns or ())
+
+    def pins(self, found: dict[str, Any]) -> list[Pinned]:
+        """The fields of *found* that must equal this shape."""
+        params = found.get("params") or {}
+        out = [Pinned("params.tableName", "table", params.get("tableName"), self.table)]
+        have = sorted(str(c.get("name")) for c in params.get("columns") or [] if isinstance(c, dict))
+        if have:  # AEP may not return the columns
+            out.append(Pinned("params.columns", "columns", have, sorted(c["name"] for c in self.column_list)))
+        return out
+
+
+@dataclass(frozen=True)
+class AdHocShape:
+    """The legacy (2020) source connection shape: a table path described by an ad-hoc schema."""
+
+    path: str
+    schema_id: str
+    data_format: str
+
+    @property
+    def table_name(self) -> str:
+        """The table, as pushed to XCom."""
+        return self.path
+
+    def body(self) -> dict[str, Any]:
+        """``data`` and ``params`` of the create request."""
+        return {
+            "data": {
+                "format": self.data_format,
+                "schema": {"id": self.schema_id, "version": XED_FULL_NOTEXT_V1},
+            },
+            "params": {"path": self.path},
+        }
+
+    def pins(self, found: dict[str, Any]) -> list[Pinned]:
+        """The fields of *found* that must equal this shape."""
+        return [
+            Pinned("params.path", "path", _dig(found, "params", "path"), self.path),
+            Pinned("data.schema.id", "ad-hoc schema", _dig(found, "data", "schema", "id"), self.schema_id),
+        ]
+
+
+@dataclass(frozen=True)
+class SourceConnectionRequest:
+    """A validated source connection: what :class:`AEPCreateSourceConnectionOperator` sends."""
+
+    name: str
+    base_id: str
+    spec_id: str
+    shape: TabularShape | AdHocShape
+
+    def body(self, description: str | None) -> dict[str, Any]:
+        """The create request."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "baseConnectionId": self.base_id,
+            "connectionSpec": {"id": self.spec_id, "version": "1.0"},
+        }
+        if description:
+            body["description"] = description
+        return {**body, **self.shape.body()}
+
+    def pins(self, found: dict[str, Any]) -> list[Pinned]:
+        """The fields of *found* that must equal this request."""
+        return [
+            Pinned("baseConnectionId", "base connection", found.get("baseConnectionId"), self.base_id),
+            Pinned(
+                "connectionSpec.id",
+                "connection spec",
+                _dig(found, "connectionSpec", "id"),
+                self.spec_id,
+                refused=_SPEC_IMMUTABLE,
+            ),
+            *self.shape.pins(found),
+        ]
+
+
+_NOT_DATA_LAKE = Rule(
+    "connection_spec_id",
+    lambda o: o.connection_spec_id == DATA_LAKE_CONNECTION_SPEC_ID,
+    "is the Data Lake (target) spec, not a source spec.",
+    "Pass the source's spec, e.g. the base connection task's connection_spec_id XCom.",
+)
+#: Cross-field rules of the two source connection shapes (checked before the values).
+_SOURCE_SHAPE_RULES = (
+    Rule(
+        "table_name",
+        lambda o: o.table_name is not None and o.path is not None,
+        "and path are both set.",
+        "Use table_name (tabular) or path + adhoc_schema_id (legacy).",
+    ),
+    Rule(
+        "adhoc_schema_id",
+        lambda o: o.path is not None and o.adhoc_schema_id is None,
+        "is required with path (legacy ad-hoc shape).",
+        "Pass the ad-hoc schema $id.",
+    ),
+    Rule(
+        "columns",
+        lambda o: o.path is not None and o.columns is not None,
+        "is not used with path (legacy shape).",
+        "Drop columns, or use table_name instead.",
+    ),
+    Rule(
+        "adhoc_schema_id",
+        lambda o: o.path is None and o.adhoc_schema_id is not None,
+        "is only used with path (legacy shape).",
+        "Drop it, or pass path=.",
+    ),
+    Rule(
+        "data_format",
+        lambda o: o.path is None and o.data_format != "tabular",
+        lambda o: f"{o.data_format!r} does not fit a table source.",
+        'Use data_format="tabular".',
+    ),
+)
+
+
+def _source_shape(op: AEPCreateSourceConnectionOperator) -> TabularShape | AdHocShape:
+    if op.path is not None:
+        return AdHocShape(
+            path=require_str("path", op.path, "a table path"),
+            schema_id=check_schema_id("adhoc_schema_id", op.adhoc_schema_id),
+            data_format=op.data_format,
+        )
+    table = require_str("table_name", op.table_name, "a table name (or path for the legacy shape)")
+    columns = None if op.columns is None else tuple(normalize_columns("columns", op.columns))
+    return TabularShape(table, columns)
 
 
 class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
@@ -476,7 +573,8 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
     :param name: source connection name (its identity for reuse).
     :param base_connection_id: base connection id (UUID).
     :param connection_spec_id: the source's connection spec id (UUID).
-    :param table_name: table to read (tabular shape).
+    :param table_name: table to read (tabular shape): its API name, or with ``columns=None`` also
+        its label (``/explore`` resolves it to the API name, which AEP's ``tableName`` needs).
     :param columns: table columns; ``None`` = read them from ``/explore``.
     :param path: table path (legacy shape).
     :param adhoc_schema_id: ad-hoc schema ``$id`` (legacy shape).
@@ -536,189 +634,100 @@ class AEPCreateSourceConnectionOperator(AEPCreateOperatorBase):
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": check_name("name", self.name, "flowservice"),
-            "base": check_uuid("base_connection_id", self.base_connection_id),
-            "spec": check_uuid("connection_spec_id", self.connection_spec_id),
-        }
-        if self.connection_spec_id == DATA_LAKE_CONNECTION_SPEC_ID:
-            raise AEPInputError(
-                "connection_spec_id",
-                "is the Data Lake (target) spec, not a source spec.",
-                "Pass the source's spec, e.g. the base connection task's connection_spec_id XCom.",
-            )
-        fmt = check_enum(
-            "data_format", self.data_format, ("tabular", "parquet_xdm", "delimited", "json", "parquet")
-        )
-        if self.table_name is not None and self.path is not None:
-            raise AEPInputError(
-                "table_name",
-                "and path are both set.",
-                "Use table_name (tabular) or path + adhoc_schema_id (legacy).",
-            )
-        if self.path is not None:
-            out["path"] = require_str("path", self.path, "a table path")
-            if self.adhoc_schema_id is None:
-                raise AEPInputError(
-                    "adhoc_schema_id",
-                    "is required with path (legacy ad-hoc shape).",
-                    "Pass the ad-hoc schema $id.",
-                )
-            out["schema"] = check_schema_id("adhoc_schema_id", self.adhoc_schema_id)
-            if self.columns is not None:
-                raise AEPInputError(
-                    "columns",
-                    "is not used with path (legacy shape).",
-                    "Drop columns, or use table_name instead.",
-                )
-        else:
-            out["table"] = require_str(
-                "table_name", self.table_name, "a table name (or path for the legacy shape)"
-            )
-            if self.adhoc_schema_id is not None:
-                raise AEPInputError(
-                    "adhoc_schema_id", "is only used with path (legacy shape).", "Drop it, or pass path=."
-                )
-            if fmt != "tabular":
-                raise AEPInputError(
-                    "data_format", f"{fmt!r} does not fit a table source.", 'Use data_format="tabular".'
-                )
-            if self.columns is not None:
-                out["columns"] = normalize_columns("columns", self.columns)
-        out["format"] = fmt
-        return out
+    def _validate(self) -> SourceConnectionRequest:
+        name = check_name("name", self.name, "flowservice")
+        base = check_uuid("base_connection_id", self.base_connection_id)
+        spec = check_uuid("connection_spec_id", self.connection_spec_id)
+        _NOT_DATA_LAKE.check(self)
+        check_enum("data_format", self.data_format, SOURCE_DATA_FORMATS)
+        check_rules(self, _SOURCE_SHAPE_RULES)
+        return SourceConnectionRequest(name, base, spec, _source_shape(self))
 
-    def _explore_columns(self, base_id: str, table: str) -> list[dict[str, Any]]:
-        root = self.hook.explore_base_connection(base_id, "root")
-        if isinstance(root, dict):
-            root = root.get("items", [])
-        tables = [item for item in root or [] if isinstance(item, dict)]
-        match = next((t for t in tables if table in (t.get("name"), t.get("path"))), None)
+    def _explore(self, base_id: str, spec_id: str, table: str) -> TabularShape:
+        """*table* (its API name or its label) with its columns, from ``/explore``: a label becomes
+        the API name, which is what AEP's ``params.tableName`` needs."""
+        source = source_for_spec(spec_id)
+        kind = source.table_kind if source else "table"
+        tables = self.hook.list_source_tables(base_id)
+        match = next((t for t in tables if table in (t["name"], t["path"])), None)
         if match is None and tables:
-            names = ", ".join(str(t.get("name")) for t in tables[:30])
+            names = ", ".join(t["name"] for t in tables[:30])
             raise AEPInputError(
                 "table_name",
-                f"{table!r} is not a table of base connection {base_id}.",
+                f"{table!r} is not a table ({kind}) of base connection {base_id}.",
                 f"Use one of: {names}.",
             )
-        path = str((match or {}).get("path") or table)
-        detail = self.hook.explore_base_connection(base_id, "table", path)
-        columns = ((detail or {}).get("schema") or {}).get("columns")
+        path = match["path"] if match else table
+        columns = self.hook.get_table_columns(base_id, path)
         if not columns:
             raise AEPInputError(
-                "columns", f"/explore returned no columns for table {table!r}.", "Pass columns= explicitly."
+                "columns", f"/explore returned no columns for {kind} {table!r}.", "Pass columns= explicitly."
             )
-        self.log.info("Read %d columns of table %r from /explore", len(columns), table)
-        return normalize_columns("columns", columns)
+        self.log.info("Read %d columns of %s %r from /explore", len(columns), kind, path)
+        return TabularShape(path, tuple(normalize_columns("columns", columns)))
 
     def execute(self, context: Context) -> str:
         """Create or reuse the source connection and return its id."""
-        v = self._validate()
-        name = v["name"]
-        if "table" in v and "columns" not in v:
-            v["columns"] = self._explore_columns(v["base"], v["table"])
-
-        def body() -> dict[str, Any]:
-            b: dict[str, Any] = {
-                "name": name,
-                "baseConnectionId": v["base"],
-                "connectionSpec": {"id": v["spec"], "version": "1.0"},
-            }
-            if self.description:
-                b["description"] = self.description
-            if "path" in v:
-                b["data"] = {
-                    "format": v["format"],
-                    "schema": {"id": v["schema"], "version": XED_FULL_NOTEXT_V1},
-                }
-                b["params"] = {"path": v["path"]}
-            else:
-                b["data"] = {"format": "tabular"}
-                b["params"] = {"tableName": v["table"], "columns": v["columns"]}
-            return b
-
-        def mismatch(found: dict[str, Any]) -> str | None:
-            params = found.get("params") or {}
-            problems = [
-                differs("base connection", v["base"], found.get("baseConnectionId")),
-                differs("connection spec", v["spec"], (found.get("connectionSpec") or {}).get("id")),
-            ]
-            if "path" in v:
-                problems.append(differs("path", v["path"], params.get("path")))
-                schema = ((found.get("data") or {}).get("schema") or {}).get("id")
-                problems.append(differs("ad-hoc schema", v["schema"], schema))
-            else:
-                problems.append(differs("table", v["table"], params.get("tableName")))
-                found_cols = [str(c.get("name")) for c in params.get("columns") or [] if isinstance(c, dict)]
-                wanted_cols = [c["name"] for c in v["columns"]]
-                if found_cols and sorted(found_cols) != sorted(wanted_cols):
-                    problems.append(f"its columns are {found_cols}, not {wanted_cols}")
-            return first_problem(*problems)
-
-        rule = "source connection changes do not reach the dataflow (Adobe: new source connection and flow)"
-        fix = "create a new source connection and flow under other names, or use if_exists='replace'"
-
-        def diff(found: dict[str, Any]) -> Diff:
-            params = found.get("params") or {}
-            d = Diff()
-            d.add("baseConnectionId", found.get("baseConnectionId"), v["base"], refused=rule, fix=fix)
-            d.add(
-                "connectionSpec.id",
-                (found.get("connectionSpec") or {}).get("id"),
-                v["spec"],
-                refused="a connection spec cannot be changed (1414-400)",
-                fix=fix,
-            )
-            if "path" in v:
-                d.add("params.path", params.get("path"), v["path"], refused=rule, fix=fix)
-                schema = ((found.get("data") or {}).get("schema") or {}).get("id")
-                d.add("data.schema.id", schema, v["schema"], refused=rule, fix=fix)
-            else:
-                d.add("params.tableName", params.get("tableName"), v["table"], refused=rule, fix=fix)
-                found_cols = sorted(
-                    str(c.get("name")) for c in params.get("columns") or [] if isinstance(c, dict)
-                )
-                if found_cols:
-                    d.add(
-                        "params.columns",
-                        found_cols,
-                        sorted(c["name"] for c in v["columns"]),
-                        refused=rule,
-                        fix=fix,
-                    )
-            if self.description is not None:
-                d.add("description", found.get("description") or "", self.description)
-            return d
-
-        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
-            return patch_with_etag(
-                self.log,
-                "source connection",
-                str(found["id"]),
-                _description_ops(d),
-                found.get("etag"),
-                self.hook.patch_source_connection,
-                self.hook.get_source_connection,
-            )
-
-        outcome = self.ensure(
+        req = self._validate()
+        shape = req.shape
+        if isinstance(shape, TabularShape) and shape.columns is None:
+            req = replace(req, shape=self._explore(req.base_id, req.spec_id, shape.table))
+        connection_id = _ensure_flow_connection(
+            self,
             kind="source connection",
-            name=name,
-            find=lambda: self.hook.find_source_connection(name),
-            find_all=lambda: self.hook.find_all_source_connections(name),
-            create=lambda: self.hook.create_source_connection(body()),
-            mismatch=mismatch,
-            delete=self.hook.delete_source_connection,
-            diff=diff,
-            apply=apply,
+            name=req.name,
+            pins=req.pins,
+            description=self.description,
+            create=lambda: self.hook.create_source_connection(req.body(self.description)),
+            hook_noun="source_connection",
         )
-        if "path" in v:
-            self.xcom_push(context, "table_name", v["path"])
-        else:
-            self.xcom_push(context, "table_name", v["table"])
-            self.xcom_push(context, "columns", v["columns"])
-        return outcome.id
+        self.xcom_push(context, xcom_keys.TABLE_NAME, req.shape.table_name)
+        if isinstance(req.shape, TabularShape):
+            self.xcom_push(context, xcom_keys.COLUMNS, req.shape.column_list)
+        return connection_id
+
+
+# ----------------------------------------------------------------------------- target connection
+@dataclass(frozen=True)
+class TargetConnectionRequest:
+    """A validated Data Lake target connection: what :class:`AEPCreateTargetConnectionOperator` sends.
+
+    :param schema_id: the schema ``$id``, or a ``meta:altId`` still to resolve.
+    :param base_id: the legacy dataset base connection, if any.
+    """
+
+    name: str
+    dataset_id: str
+    schema_id: str
+    base_id: str | None
+
+    def body(self, description: str | None) -> dict[str, Any]:
+        """The create request."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "data": {"format": "parquet_xdm", "schema": {"id": self.schema_id, "version": XED_FULL_V1}},
+            "params": {"dataSetId": self.dataset_id},
+            "connectionSpec": {"id": DATA_LAKE_CONNECTION_SPEC_ID, "version": "1.0"},
+        }
+        if self.base_id:
+            body["baseConnectionId"] = self.base_id
+        if description:
+            body["description"] = description
+        return body
+
+    def pins(self, found: dict[str, Any]) -> list[Pinned]:
+        """The fields of *found* that must equal this request."""
+        return [
+            Pinned("params.dataSetId", "dataset", _dig(found, "params", "dataSetId"), self.dataset_id),
+            Pinned("data.schema.id", "schema", _dig(found, "data", "schema", "id"), self.schema_id),
+            Pinned(
+                "connectionSpec.id",
+                "connection spec",
+                _dig(found, "connectionSpec", "id"),
+                DATA_LAKE_CONNECTION_SPEC_ID,
+                refused=_SPEC_IMMUTABLE,
+            ),
+        ]
 
 
 class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
@@ -771,95 +780,27 @@ class AEPCreateTargetConnectionOperator(AEPCreateOperatorBase):
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> tuple[str, str, str, str | None]:
-        name = check_name("name", self.name, "flowservice")
-        dataset = check_dataset_id("dataset_id", self.dataset_id)
-        schema = check_schema_id("schema_id", self.schema_id)
-        base = None
-        if self.base_connection_id is not None:
-            base = check_uuid("base_connection_id", self.base_connection_id)
-        return name, dataset, schema, base
+    def _validate(self) -> TargetConnectionRequest:
+        return TargetConnectionRequest(
+            name=check_name("name", self.name, "flowservice"),
+            dataset_id=check_dataset_id("dataset_id", self.dataset_id),
+            schema_id=check_schema_id("schema_id", self.schema_id),
+            base_id=None
+            if self.base_connection_id is None
+            else check_uuid("base_connection_id", self.base_connection_id),
+        )
 
     def execute(self, context: Context) -> str:
         """Create or reuse the target connection and return its id."""
-        name, dataset, schema, base = self._validate()
-        if is_schema_alt_id(schema):
-            schema = self.hook.get_schema(schema)["$id"]
-
-        def create() -> dict[str, Any]:
-            body: dict[str, Any] = {
-                "name": name,
-                "data": {"format": "parquet_xdm", "schema": {"id": schema, "version": XED_FULL_V1}},
-                "params": {"dataSetId": dataset},
-                "connectionSpec": {"id": DATA_LAKE_CONNECTION_SPEC_ID, "version": "1.0"},
-            }
-            if base:
-                body["baseConnectionId"] = base
-            if self.description:
-                body["description"] = self.description
-            return self.hook.create_target_connection(body)
-
-        def mismatch(found: dict[str, Any]) -> str | None:
-            return first_problem(
-                differs("dataset", dataset, (found.get("params") or {}).get("dataSetId")),
-                differs("schema", schema, ((found.get("data") or {}).get("schema") or {}).get("id")),
-                differs(
-                    "connection spec",
-                    DATA_LAKE_CONNECTION_SPEC_ID,
-                    (found.get("connectionSpec") or {}).get("id"),
-                ),
-            )
-
-        rule = "target connection changes do not reach the dataflow (Adobe: new target connection and flow)"
-        fix = "create a new target connection and flow under other names, or use if_exists='replace'"
-
-        def diff(found: dict[str, Any]) -> Diff:
-            d = Diff()
-            d.add(
-                "params.dataSetId",
-                (found.get("params") or {}).get("dataSetId"),
-                dataset,
-                refused=rule,
-                fix=fix,
-            )
-            d.add(
-                "data.schema.id",
-                ((found.get("data") or {}).get("schema") or {}).get("id"),
-                schema,
-                refused=rule,
-                fix=fix,
-            )
-            d.add(
-                "connectionSpec.id",
-                (found.get("connectionSpec") or {}).get("id"),
-                DATA_LAKE_CONNECTION_SPEC_ID,
-                refused="a connection spec cannot be changed (1414-400)",
-                fix=fix,
-            )
-            if self.description is not None:
-                d.add("description", found.get("description") or "", self.description)
-            return d
-
-        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
-            return patch_with_etag(
-                self.log,
-                "target connection",
-                str(found["id"]),
-                _description_ops(d),
-                found.get("etag"),
-                self.hook.patch_target_connection,
-                self.hook.get_target_connection,
-            )
-
-        outcome = self.ensure(
+        req = self._validate()
+        if is_schema_alt_id(req.schema_id):
+            req = replace(req, schema_id=self.hook.get_schema(req.schema_id)["$id"])
+        return _ensure_flow_connection(
+            self,
             kind="target connection",
-            name=name,
-            find=lambda: self.hook.find_target_connection(name),
-            find_all=lambda: self.hook.find_all_target_connections(name),
-            create=create,
-            mismatch=mismatch,
-            delete=self.hook.delete_target_connection,
-            diff=diff,
-            apply=apply,
+            name=req.name,
+            pins=req.pins,
+            description=self.description,
+            create=lambda: self.hook.create_target_connection(req.body(self.description)),
+            hook_noun="target_connection",
         )
-        return outcome.id

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep.constants import XED_FULL_NOTEXT_V1
 from airflow_provider_aep.links import AEPDatasetLink
 from airflow_provider_aep.operators._converge import Diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs
 from airflow_provider_aep.validation import (
-    XED_FULL_NOTEXT_V1,
     check_name,
     check_schema_id,
     check_tags,
@@ -18,6 +19,19 @@ from airflow_provider_aep.validation import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    """A validated dataset: what :class:`AEPCreateDatasetOperator` sends.
+
+    :param schema_id: the schema ``$id``, or a ``meta:altId`` still to resolve.
+    :param tags: Catalog tags, ``None`` for none.
+    """
+
+    name: str
+    schema_id: str
+    tags: dict[str, list[str]] | None
 
 
 class AEPCreateDatasetOperator(AEPCreateOperatorBase):
@@ -63,14 +77,19 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
         self.description = description
         self.tags = tags
         if not self.has_templated_values():
-            check_name("name", name, "catalog")
-            check_schema_id("schema_id", schema_id)
+            self._validate()
+
+    def _validate(self) -> DatasetRequest:
+        return DatasetRequest(
+            name=check_name("name", self.name, "catalog"),
+            schema_id=check_schema_id("schema_id", self.schema_id),
+            tags=check_tags("tags", self.tags),
+        )
 
     def execute(self, context: Context) -> str:
         """Create or reuse the dataset and return its id."""
-        name = check_name("name", self.name, "catalog")
-        schema_id = check_schema_id("schema_id", self.schema_id)
-        tags = check_tags("tags", self.tags)
+        req = self._validate()
+        name, schema_id, tags = req.name, req.schema_id, req.tags
         if is_schema_alt_id(schema_id):
             schema_id = self.hook.get_schema(schema_id)["$id"]
 
@@ -124,5 +143,5 @@ class AEPCreateDatasetOperator(AEPCreateOperatorBase):
             apply=apply,
         )
         if not (self._plan_only and outcome.id == "(known after create)"):
-            self.push_ui_context(context)
+            self.push_ui_context(context, outcome.id)
         return outcome.id

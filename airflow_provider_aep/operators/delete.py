@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError
 from airflow_provider_aep.flow_ref import check_flow_name, resolve_flow_id
 from airflow_provider_aep.operators.base import AEPBaseOperator
@@ -122,7 +123,7 @@ class AEPDeleteResourceOperator(AEPBaseOperator):
             found = resolve_flow_id(self.hook, None, self.flow_name, self.log, missing_ok=True)
             if found is None:
                 self.log.info("No flow is named %r: nothing to delete", self.flow_name)
-                self.xcom_push(context, "deleted", False)
+                self.xcom_push(context, xcom_keys.DELETED, False)
                 return None
             rid = found
         else:
@@ -133,10 +134,10 @@ class AEPDeleteResourceOperator(AEPBaseOperator):
             _deleter(self.hook, rtype)(rid)
         except AEPNotFoundError:
             self.log.info("%s %s was already gone (404); nothing to delete", rtype, rid)
-            self.xcom_push(context, "deleted", False)
+            self.xcom_push(context, xcom_keys.DELETED, False)
             return rid
         self.log.info("Deleted %s %s", rtype, rid)
-        self.xcom_push(context, "deleted", True)
+        self.xcom_push(context, xcom_keys.DELETED, True)
         return rid
 
 
@@ -161,7 +162,7 @@ def delete_on_teardown(
     Teardowns run even when an earlier step failed; with ``only_if_param`` the task skips itself
     unless that DAG param is true. Gating inside the task (not with a short-circuit task in front)
     keeps the DAG run's state decided by the real work. ``resource_id`` defaults to ``setup.output``
-    (pass e.g. ``XComArg(adhoc, key="class_id")`` for a second id).
+    (pass e.g. ``XComArg(adhoc, key=xcom_keys.CLASS_ID)`` for a second id).
     """
     gate = partial(skip_unless_param, only_if_param) if only_if_param else None
     return AEPDeleteResourceOperator(
@@ -170,3 +171,52 @@ def delete_on_teardown(
         resource_id=setup.output if resource_id is None else resource_id,
         pre_execute=gate,
     ).as_teardown(setups=setup)
+
+
+#: The create tasks of a one-table ingestion chain (the ids :func:`~airflow_provider_aep.ingestion.
+#: ingest_table` gives with ``prefix_group_id=False``): resource type and delete task id of each.
+INGESTION_TASKS: dict[str, tuple[str, str]] = {
+    "create_dataflow": ("flow", "delete_dataflow"),
+    "create_source_connection": ("source_connection", "delete_source_connection"),
+    "create_target_connection": ("target_connection", "delete_target_connection"),
+    "create_base_connection": ("base_connection", "delete_base_connection"),
+    "create_dataset": ("dataset", "delete_dataset"),
+    "create_target_schema": ("schema", "delete_target_schema"),
+}
+
+
+def delete_ingestion_on_teardown(
+    dag: Any,
+    *,
+    after: str,
+    dataflow_task_id: str = "create_dataflow",
+    only_if_param: str | None = "teardown",
+) -> dict[str, AEPDeleteResourceOperator]:
+    """Teardown of a one-table ingestion chain: one :func:`delete_on_teardown` task per resource.
+
+    Deletes in dependency order once *after* (the task id of the last step, e.g. the wait for the
+    first run) is done: the dataflow, then the source connection (then its base connection) and the
+    target connection (then the dataset, then the target schema). Mapping sets stay: AEP has no
+    DELETE for them. The create tasks are found in *dag* by their usual ids (:data:`INGESTION_TASKS`;
+    the dataflow's is *dataflow_task_id*). Returns the delete tasks by task id
+    (``delete_dataflow``, ``delete_source_connection``...), for a DAG that deletes more after them.
+    """
+    creates = {dataflow_task_id if t == "create_dataflow" else t: v for t, v in INGESTION_TASKS.items()}
+    missing = sorted(t for t in (*creates, after) if t not in dag.task_dict)
+    if missing:
+        raise AEPInputError(
+            "dag",
+            f"has no task {', '.join(missing)} (a task of the one-table ingestion chain).",
+            "Build the chain with ingest_table(..., prefix_group_id=False), or pass dataflow_task_id/after.",
+        )
+    deletes = {
+        delete_id: delete_on_teardown(
+            dag.task_dict[create_id], kind, task_id=delete_id, only_if_param=only_if_param
+        )
+        for create_id, (kind, delete_id) in creates.items()
+    }
+    dag.task_dict[after] >> deletes["delete_dataflow"]
+    deletes["delete_dataflow"] >> [deletes["delete_source_connection"], deletes["delete_target_connection"]]
+    deletes["delete_source_connection"] >> deletes["delete_base_connection"]
+    deletes["delete_target_connection"] >> deletes["delete_dataset"] >> deletes["delete_target_schema"]
+    return deletes

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.constants import CRM_TO_AEP_FLOW_SPEC
 from airflow_provider_aep.exceptions import AEPAPIError, AEPError, AEPInputError
 from airflow_provider_aep.lineage_mixin import AEPLineageMixin
 from airflow_provider_aep.links import AEPDataflowLink
@@ -38,7 +41,33 @@ from airflow_provider_aep.validation import (
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
-DEFAULT_FLOW_SPEC_NAME = "CRMToAEP"
+
+@dataclass(frozen=True)
+class DataflowRequest:
+    """A validated dataflow declaration (before the flow spec and connections are read).
+
+    :param copy: the ``Copy`` transformation's params (``{"deltaColumn": {...}}``), or ``None``.
+    :param schedule: ``scheduleParams``.
+    :param options: ``options`` (error diagnostics, partial ingestion), or ``None``.
+    """
+
+    name: str
+    flow_spec: str
+    source: str
+    target: str
+    mapping: str
+    mapping_version: str
+    copy: dict[str, Any] | None
+    schedule: dict[str, Any]
+    options: dict[str, Any] | None
+
+    @property
+    def delta_column(self) -> str | None:
+        """The Copy transformation's delta column, if any."""
+        return self.copy["deltaColumn"]["name"] if self.copy is not None else None
+
+
+DEFAULT_FLOW_SPEC_NAME = CRM_TO_AEP_FLOW_SPEC
 OPTION_KEYS = ("errorDiagnosticsEnabled", "partialIngestionPercent")
 
 
@@ -103,7 +132,7 @@ class AEPGetFlowSpecOperator(AEPBaseOperator):
                 "Check the source's connection spec id, or use the flow spec made for that source.",
             )
         self.log.info("Flow spec %r: id=%s version=%s", name, spec.get("id"), spec.get("version"))
-        self.xcom_push(context, "flow_spec_version", str(spec.get("version") or "1.0"))
+        self.xcom_push(context, xcom_keys.FLOW_SPEC_VERSION, str(spec.get("version") or "1.0"))
         return str(spec["id"])
 
 
@@ -201,16 +230,14 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> dict[str, Any]:
-        v: dict[str, Any] = {
-            "name": check_name("name", self.name, "flowservice"),
-            "flow_spec": check_uuid("flow_spec_id", self.flow_spec_id),
-            "source": check_uuid("source_connection_id", self.source_connection_id),
-            "target": check_uuid("target_connection_id", self.target_connection_id),
-            "mapping": check_mapping_id("mapping_id", self.mapping_id),
-            "mapping_version": check_mapping_version("mapping_version", self.mapping_version),
-        }
-        if v["source"] == v["target"]:
+    def _validate(self) -> DataflowRequest:
+        name = check_name("name", self.name, "flowservice")
+        flow_spec = check_uuid("flow_spec_id", self.flow_spec_id)
+        source = check_uuid("source_connection_id", self.source_connection_id)
+        target = check_uuid("target_connection_id", self.target_connection_id)
+        mapping = check_mapping_id("mapping_id", self.mapping_id)
+        mapping_version = check_mapping_version("mapping_version", self.mapping_version)
+        if source == target:
             raise AEPInputError(
                 "target_connection_id",
                 "is the same id as source_connection_id.",
@@ -225,9 +252,8 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                     "timezone": require_str("delta_timezone", self.delta_timezone, "a timezone such as UTC"),
                 }
             }
-        v["copy"] = copy
         start = to_epoch_seconds("start_time", self.start_time)
-        v["schedule"] = build_schedule(self.frequency, self.interval, self.backfill, start)
+        schedule = build_schedule(self.frequency, self.interval, self.backfill, start)
         if self.options is not None:
             if not isinstance(self.options, Mapping):
                 raise AEPInputError("options", f"must be a dict, got {self.options!r}.", "Pass e.g. {}.")
@@ -237,12 +263,22 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                     "options", f"unknown option(s) {unknown}.", f"Use only: {', '.join(OPTION_KEYS)}."
                 )
             _check_options(self.options)
-        v["options"] = dict(self.options) if self.options else None
-        return v
+        return DataflowRequest(
+            name=name,
+            flow_spec=flow_spec,
+            source=source,
+            target=target,
+            mapping=mapping,
+            mapping_version=mapping_version,
+            copy=copy,
+            schedule=schedule,
+            options=dict(self.options) if self.options else None,
+        )
 
-    def _check_against_spec(self, v: dict[str, Any]) -> None:
-        """Validate against the flow spec and the connections (GETs only, before the create)."""
-        wanted = v["flow_spec"]
+    def _check_against_spec(self, v: DataflowRequest) -> str:
+        """Validate against the flow spec and the connections (GETs only, before the create);
+        return the flow spec's version."""
+        wanted = v.flow_spec
         spec = next(
             (s for s in self.hook.list_flow_specs(properties=[f"id=={wanted}"]) if s.get("id") == wanted),
             None,
@@ -252,24 +288,24 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
         if spec is None:
             raise AEPInputError(
                 "flow_spec_id",
-                f"no flow spec has id {v['flow_spec']}.",
+                f"no flow spec has id {v.flow_spec}.",
                 "Use AEPGetFlowSpecOperator's return value.",
             )
-        v["flow_spec_version"] = str(spec.get("version") or "1.0")
-        validate_against_json_schema("scheduleParams", v["schedule"], _spec_part(spec, "scheduleSpec"))
+        version = str(spec.get("version") or "1.0")
+        validate_against_json_schema("scheduleParams", v.schedule, _spec_part(spec, "scheduleSpec"))
         copy_schema = _transformation_spec(spec, "Copy")
         if copy_schema is not None:
-            if v["copy"] is None and "deltaColumn" in (copy_schema.get("required") or []):
+            if v.copy is None and "deltaColumn" in (copy_schema.get("required") or []):
                 raise AEPInputError(
                     "delta_column",
                     f"is required by flow spec {spec.get('name')!r}.",
                     "Pass the source's last-modified column, e.g. delta_column='LastModifiedDate'.",
                 )
-            validate_against_json_schema("transformations.Copy", v["copy"] or {}, copy_schema)
-        if v["options"] is not None:
-            validate_against_json_schema("options", v["options"], _spec_part(spec, "optionSpec"))
+            validate_against_json_schema("transformations.Copy", v.copy or {}, copy_schema)
+        if v.options is not None:
+            validate_against_json_schema("options", v.options, _spec_part(spec, "optionSpec"))
 
-        source = self.hook.get_source_connection(v["source"])
+        source = self.hook.get_source_connection(v.source)
         source_spec = (source.get("connectionSpec") or {}).get("id")
         accepted = spec.get("sourceConnectionSpecIds")
         if accepted and source_spec not in accepted:
@@ -281,13 +317,13 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
         columns = [
             c.get("name") for c in (source.get("params") or {}).get("columns") or [] if isinstance(c, dict)
         ]
-        if v["copy"] is not None and columns and v["copy"]["deltaColumn"]["name"] not in columns:
+        if v.delta_column is not None and columns and v.delta_column not in columns:
             raise AEPInputError(
                 "delta_column",
-                f"{v['copy']['deltaColumn']['name']!r} is not a column of the source table.",
+                f"{v.delta_column!r} is not a column of the source table.",
                 f"Use one of: {', '.join(str(c) for c in columns[:40])}.",
             )
-        target = self.hook.get_target_connection(v["target"])
+        target = self.hook.get_target_connection(v.target)
         target_spec = (target.get("connectionSpec") or {}).get("id")
         accepted_targets = spec.get("targetConnectionSpecIds")
         if accepted_targets and target_spec not in accepted_targets:
@@ -296,34 +332,35 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                 f"its connection spec {target_spec} is not accepted by flow spec {spec.get('name')!r}.",
                 "Create the target connection with AEPCreateTargetConnectionOperator (Data Lake spec).",
             )
+        return version
 
     def plan_lookup(self) -> tuple[str, Callable[[], dict[str, Any] | None]]:
         """Name and finder for plans whose inputs are not created yet."""
         name = check_name("name", self.name, "flowservice")
         return name, lambda: self.hook.find_flow(name)
 
-    def _diff(self, v: dict[str, Any], found: dict[str, Any]) -> Diff:
+    def _diff(self, v: DataflowRequest, found: dict[str, Any]) -> Diff:
         return flow_diff(
             found,
-            flow_spec=v["flow_spec"],
-            source=v["source"],
-            target=v["target"],
-            copy=v["copy"],
-            mapping_id=v["mapping"],
-            mapping_version=v["mapping_version"],
-            schedule=v["schedule"],
+            flow_spec=v.flow_spec,
+            source=v.source,
+            target=v.target,
+            copy=v.copy,
+            mapping_id=v.mapping,
+            mapping_version=v.mapping_version,
+            schedule=v.schedule,
             start_pinned=self.start_time is not None,
-            options=v["options"] if self.options is not None else None,
+            options=v.options if self.options is not None else None,
             description=self.description,
             now=time.time(),
         )
 
-    def _apply(self, v: dict[str, Any], found: dict[str, Any], diff: Diff) -> dict[str, Any]:
+    def _apply(self, v: DataflowRequest, found: dict[str, Any], diff: Diff) -> dict[str, Any]:
         """PATCH the allowed changes under If-Match; a stale etag (1404-412) re-reads and retries."""
         flow_id = str(found["id"])
         current = found
         for attempt in range(1, self.patch_attempts + 1):
-            ops = flow_patch_ops(current, diff, v["mapping"], v["mapping_version"])
+            ops = flow_patch_ops(current, diff, v.mapping, v.mapping_version)
             etag = current.get("etag") or self.hook.get_flow(flow_id).get("etag")
             try:
                 answer = self.hook.patch_flow(flow_id, ops, etag=etag)
@@ -341,7 +378,7 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                 diff = self._diff(v, current)
                 if diff.refusals:
                     raise AEPResourceConflictError(
-                        refusal_message("dataflow", v["name"], flow_id, diff)
+                        refusal_message("dataflow", v.name, flow_id, diff)
                     ) from None
                 if not diff:
                     return {"etag": current.get("etag")}
@@ -386,35 +423,35 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
     def execute(self, context: Context) -> str:
         """Create, converge or reuse the dataflow and return its id."""
         v = self._validate()
-        if v["copy"] is not None and v["copy"]["deltaColumn"]["timezone"].upper() != "UTC":
+        if v.copy is not None and v.copy["deltaColumn"]["timezone"].upper() != "UTC":
             self.log.warning(
                 "Table-based batch sources must run in UTC; delta_timezone=%r", self.delta_timezone
             )
-        self._check_against_spec(v)
-        name = v["name"]
+        flow_spec_version = self._check_against_spec(v)
+        name = v.name
 
         def body() -> dict[str, Any]:
             transformations: list[dict[str, Any]] = []
-            if v["copy"] is not None:
-                transformations.append({"name": "Copy", "params": v["copy"]})
+            if v.copy is not None:
+                transformations.append({"name": "Copy", "params": v.copy})
             transformations.append(
                 {
                     "name": "Mapping",
-                    "params": {"mappingId": v["mapping"], "mappingVersion": v["mapping_version"]},
+                    "params": {"mappingId": v.mapping, "mappingVersion": v.mapping_version},
                 }
             )
             b: dict[str, Any] = {
                 "name": name,
-                "flowSpec": {"id": v["flow_spec"], "version": v["flow_spec_version"]},
-                "sourceConnectionIds": [v["source"]],
-                "targetConnectionIds": [v["target"]],
+                "flowSpec": {"id": v.flow_spec, "version": flow_spec_version},
+                "sourceConnectionIds": [v.source],
+                "targetConnectionIds": [v.target],
                 "transformations": transformations,
-                "scheduleParams": v["schedule"],
+                "scheduleParams": v.schedule,
             }
             if self.description:
                 b["description"] = self.description
-            if v["options"]:
-                b["options"] = v["options"]
+            if v.options:
+                b["options"] = v.options
             return b
 
         def mismatch(found: dict[str, Any]) -> str | None:
@@ -426,16 +463,16 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
                 if isinstance(t, dict) and t.get("name") == "Copy":
                     copy_params = t.get("params") or {}
             found_delta = (copy_params.get("deltaColumn") or {}).get("name")
-            wanted_delta = v["copy"]["deltaColumn"]["name"] if v["copy"] else None
+            wanted_delta = v.delta_column
             found_freq = (found.get("scheduleParams") or {}).get("frequency")
             return first_problem(
-                differs("flow spec", v["flow_spec"], (found.get("flowSpec") or {}).get("id")),
-                differs("source connections", [v["source"]], found.get("sourceConnectionIds")),
-                differs("target connections", [v["target"]], found.get("targetConnectionIds")),
-                differs("mapping set", v["mapping"], mapping_params.get("mappingId")),
-                differs("mapping version", v["mapping_version"], str(mapping_params.get("mappingVersion"))),
+                differs("flow spec", v.flow_spec, (found.get("flowSpec") or {}).get("id")),
+                differs("source connections", [v.source], found.get("sourceConnectionIds")),
+                differs("target connections", [v.target], found.get("targetConnectionIds")),
+                differs("mapping set", v.mapping, mapping_params.get("mappingId")),
+                differs("mapping version", v.mapping_version, str(mapping_params.get("mappingVersion"))),
                 differs("delta column", wanted_delta, found_delta),
-                differs("frequency", v["schedule"]["frequency"], found_freq) if found_freq else None,
+                differs("frequency", v.schedule["frequency"], found_freq) if found_freq else None,
             )
 
         outcome = self.ensure(
@@ -455,8 +492,8 @@ class AEPCreateDataflowOperator(AEPLineageMixin, AEPCreateOperatorBase):
             etag = UNKNOWN
         elif not etag:
             etag = self.hook.get_flow(outcome.id).get("etag")
-        self.xcom_push(context, "etag", etag)
-        self.push_ui_context(context)
+        self.xcom_push(context, xcom_keys.ETAG, etag)
+        self.push_ui_context(context, outcome.id)
         return outcome.id
 
 
@@ -518,8 +555,8 @@ class AEPSetFlowStateOperator(AEPBaseOperator):
             answer = self.hook.set_flow_state(flow_id, enabled)
             etag = answer.get("etag") or self.hook.get_flow(flow_id).get("etag")
             self.log.info("Flow %s is now %s", flow_id, wanted)
-        self.xcom_push(context, "etag", etag)
-        self.xcom_push(context, "state", wanted)
+        self.xcom_push(context, xcom_keys.ETAG, etag)
+        self.xcom_push(context, xcom_keys.STATE, wanted)
         return flow_id
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.constants import XED_FULL_V1
 from airflow_provider_aep.exceptions import AEPInputError
 from airflow_provider_aep.operators._converge import UNKNOWN, Diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, first_problem
 from airflow_provider_aep.validation import (
-    XED_FULL_V1,
+    check_enum,
     check_name,
     check_schema_id,
     check_xdm_path,
     column_names,
+    exactly_one,
     is_schema_alt_id,
 )
 
@@ -23,6 +27,136 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
 SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
+
+
+@dataclass(frozen=True)
+class MappingSetRequest:
+    """A validated mapping set: what :class:`AEPCreateMappingSetOperator` sends.
+
+    :param kind: which argument gave the mappings (``mapping``, ``mappings`` or ``legacy_body``).
+    :param schema_id: the target schema (``$id``, or a ``meta:altId`` still to resolve).
+    :param entries: the mappings, in the vocabulary of *kind*.
+    :param name: the explicit name, ``None`` for a name derived from the content.
+    """
+
+    kind: str
+    schema_id: str
+    entries: tuple[dict[str, Any], ...]
+    name: str | None
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Where a kind's entries are (for messages) and what its source/destination keys are."""
+
+    field: str
+    source: str
+    destination: str
+
+    def where(self, i: int, entry: Mapping[str, Any]) -> str:
+        """The parameter an error about entry *i* names."""
+        if self.field == "mapping":
+            return f"mapping[{entry[self.source]!r}]"
+        return f"{self.field}[{i}].destination"
+
+
+_CURRENT = _Vocabulary("mappings", "source", "destination")
+_LEGACY = _Vocabulary("legacy_body.mappings", "sourceAttribute", "destinationXdmPath")
+
+
+def _non_empty_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, Mapping)) and bool(value)
+
+
+def _from_mapping(mapping: Any, schema_id: str) -> list[dict[str, Any]]:
+    """``{source column: XDM path}`` as current ATTRIBUTE entries."""
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise AEPInputError(
+            "mapping",
+            f"must be a non-empty dict of source column -> XDM path, got {mapping!r}.",
+            'Pass e.g. {"Id": "_id"}.',
+        )
+    return [{"sourceType": "ATTRIBUTE", "source": s, "destination": d} for s, d in mapping.items()]
+
+
+def _from_mappings(mappings: Any, schema_id: str) -> list[dict[str, Any]]:
+    """The full current list; ``sourceType`` defaults to ATTRIBUTE."""
+    if not _non_empty_list(mappings):
+        raise AEPInputError(
+            "mappings", "must be a non-empty list of {sourceType, source, destination}.", "Pass a list."
+        )
+    entries = []
+    for i, m in enumerate(mappings):
+        if not isinstance(m, Mapping) or "source" not in m or "destination" not in m:
+            raise AEPInputError(
+                f"mappings[{i}]",
+                f"must have 'source' and 'destination', got {m!r}.",
+                'Use {"sourceType": "ATTRIBUTE", "source": ..., "destination": ...}.',
+            )
+        entry = {"sourceType": "ATTRIBUTE", **m}
+        check_enum(f"mappings[{i}].sourceType", entry["sourceType"], SOURCE_TYPES)
+        entries.append(entry)
+    return entries
+
+
+def _from_legacy_body(body: Any, schema_id: str) -> list[dict[str, Any]]:
+    """The 2020 body: its ``xdmSchema`` must be *schema_id*; entries in the legacy vocabulary."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("mappings"), list) or not body["mappings"]:
+        raise AEPInputError(
+            "legacy_body",
+            "must be a dict with a non-empty 'mappings' list.",
+            "Pass the legacy body: xdmSchema, mappings[{sourceAttribute, destinationXdmPath}].",
+        )
+    legacy_schema = body.get("xdmSchema")
+    if legacy_schema is not None and check_schema_id("legacy_body.xdmSchema", legacy_schema) != schema_id:
+        raise AEPInputError(
+            "legacy_body.xdmSchema",
+            f"{legacy_schema!r} differs from schema_id {schema_id!r}.",
+            "Make them the same target schema.",
+        )
+    entries = []
+    for i, m in enumerate(body["mappings"]):
+        if not isinstance(m, Mapping) or "sourceAttribute" not in m or "destinationXdmPath" not in m:
+            raise AEPInputError(
+                f"legacy_body.mappings[{i}]",
+                f"needs sourceAttribute and destinationXdmPath, got {m!r}.",
+                "Use the legacy vocabulary throughout.",
+            )
+        entries.append(dict(m))
+    return entries
+
+
+_KINDS = ("mapping", "mappings", "legacy_body")
+#: Each kind: its vocabulary and the reader that turns the argument into entries.
+_READERS: dict[str, tuple[_Vocabulary, Callable[[Any, str], list[dict[str, Any]]]]] = {
+    "mapping": (_Vocabulary("mapping", "source", "destination"), _from_mapping),
+    "mappings": (_CURRENT, _from_mappings),
+    "legacy_body": (_LEGACY, _from_legacy_body),
+}
+
+
+def _check_entries(entries: list[dict[str, Any]], words: _Vocabulary, known: list[str] | None) -> None:
+    """Per entry: a valid destination path, a source, no destination written twice, and (when the
+    source columns are known) every ATTRIBUTE source is one of them."""
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        dst = check_xdm_path(words.where(i, entry), entry[words.destination])
+        src = entry[words.source]
+        if not isinstance(src, str) or not src.strip():
+            raise AEPInputError(f"{words.field}[{i}]", f"source {src!r} is empty.", "Name the source column.")
+        if dst in seen:
+            raise AEPInputError(
+                words.field,
+                f"destination {dst!r} is written by both {seen[dst]!r} and {src!r}.",
+                "Map each XDM field from one source only.",
+            )
+        seen[dst] = src
+        if known is not None and entry.get("sourceType", "ATTRIBUTE") == "ATTRIBUTE" and src not in known:
+            raise AEPInputError(
+                words.field,
+                f"source column {src!r} is not a column of the source table.",
+                f"Use one of: {', '.join(known[:40])}.",
+            )
 
 
 def _pairs(mappings: Any) -> list[tuple[str, str]]:
@@ -115,116 +249,17 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> dict[str, Any]:
-        given = [k for k in ("mapping", "mappings", "legacy_body") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise AEPInputError(
-                "mapping",
-                "exactly one of mapping, mappings and legacy_body must be given"
-                + (f" (got {', '.join(given)})." if given else "."),
-                'Pass e.g. mapping={"Id": "_id", "Name": "person.name.fullName"}.',
-            )
-        kind = given[0]
+    def _validate(self) -> MappingSetRequest:
+        kind = exactly_one(self, _KINDS, 'mapping={"Id": "_id", "Name": "person.name.fullName"}')
         known = (
             column_names("source_columns", self.source_columns) if self.source_columns is not None else None
         )
         schema_id = check_schema_id("schema_id", self.schema_id)
-        entries: list[dict[str, Any]]
-        if kind == "mapping":
-            if not isinstance(self.mapping, Mapping) or not self.mapping:
-                raise AEPInputError(
-                    "mapping",
-                    f"must be a non-empty dict of source column -> XDM path, got {self.mapping!r}.",
-                    'Pass e.g. {"Id": "_id"}.',
-                )
-            entries = [
-                {"sourceType": "ATTRIBUTE", "source": s, "destination": d} for s, d in self.mapping.items()
-            ]
-            src_key, dst_key, field = "source", "destination", "mapping"
-        elif kind == "mappings":
-            if (
-                isinstance(self.mappings, (str, Mapping))
-                or not isinstance(self.mappings, Sequence)
-                or not self.mappings
-            ):
-                raise AEPInputError(
-                    "mappings",
-                    "must be a non-empty list of {sourceType, source, destination}.",
-                    "Pass a list.",
-                )
-            entries = []
-            for i, m in enumerate(self.mappings):
-                if not isinstance(m, Mapping) or "source" not in m or "destination" not in m:
-                    raise AEPInputError(
-                        f"mappings[{i}]",
-                        f"must have 'source' and 'destination', got {m!r}.",
-                        'Use {"sourceType": "ATTRIBUTE", "source": ..., "destination": ...}.',
-                    )
-                entry = dict(m)
-                entry.setdefault("sourceType", "ATTRIBUTE")
-                if entry["sourceType"] not in SOURCE_TYPES:
-                    raise AEPInputError(
-                        f"mappings[{i}].sourceType",
-                        f"{entry['sourceType']!r} is not supported.",
-                        f"Use one of: {', '.join(SOURCE_TYPES)}.",
-                    )
-                entries.append(entry)
-            src_key, dst_key, field = "source", "destination", "mappings"
-        else:
-            body = self.legacy_body
-            if (
-                not isinstance(body, Mapping)
-                or not isinstance(body.get("mappings"), list)
-                or not body["mappings"]
-            ):
-                raise AEPInputError(
-                    "legacy_body",
-                    "must be a dict with a non-empty 'mappings' list.",
-                    "Pass the legacy body: xdmSchema, mappings[{sourceAttribute, destinationXdmPath}].",
-                )
-            legacy_schema = body.get("xdmSchema")
-            if legacy_schema is not None:
-                check_schema_id("legacy_body.xdmSchema", legacy_schema)
-                if legacy_schema != schema_id:
-                    raise AEPInputError(
-                        "legacy_body.xdmSchema",
-                        f"{legacy_schema!r} differs from schema_id {schema_id!r}.",
-                        "Make them the same target schema.",
-                    )
-            entries = []
-            for i, m in enumerate(body["mappings"]):
-                if not isinstance(m, Mapping) or "sourceAttribute" not in m or "destinationXdmPath" not in m:
-                    raise AEPInputError(
-                        f"legacy_body.mappings[{i}]",
-                        f"needs sourceAttribute and destinationXdmPath, got {m!r}.",
-                        "Use the legacy vocabulary throughout.",
-                    )
-                entries.append(dict(m))
-            src_key, dst_key, field = "sourceAttribute", "destinationXdmPath", "legacy_body.mappings"
-        seen: dict[str, str] = {}
-        for i, entry in enumerate(entries):
-            dst = check_xdm_path(
-                f"{field}[{i}].destination" if field != "mapping" else f"mapping[{entry[src_key]!r}]",
-                entry[dst_key],
-            )
-            src = entry[src_key]
-            if not isinstance(src, str) or not src.strip():
-                raise AEPInputError(f"{field}[{i}]", f"source {src!r} is empty.", "Name the source column.")
-            if dst in seen:
-                raise AEPInputError(
-                    field,
-                    f"destination {dst!r} is written by both {seen[dst]!r} and {src!r}.",
-                    "Map each XDM field from one source only.",
-                )
-            seen[dst] = src
-            if known is not None and entry.get("sourceType", "ATTRIBUTE") == "ATTRIBUTE" and src not in known:
-                raise AEPInputError(
-                    field,
-                    f"source column {src!r} is not a column of the source table.",
-                    f"Use one of: {', '.join(known[:40])}.",
-                )
+        vocabulary, read = _READERS[kind]
+        entries = read(getattr(self, kind), schema_id)
+        _check_entries(entries, vocabulary, known)
         name = check_name("name", self.name, "conversion") if self.name is not None else None
-        return {"kind": kind, "schema": schema_id, "entries": entries, "name": name}
+        return MappingSetRequest(kind, schema_id, tuple(entries), name)
 
     @staticmethod
     def default_name(schema_id: str, entries: list[dict[str, Any]]) -> str:
@@ -250,15 +285,15 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
 
     def execute(self, context: Context) -> str:
         """Create, converge or reuse the mapping set and return its id."""
-        v = self._validate()
-        schema_id = v["schema"]
+        req = self._validate()
+        schema_id = req.schema_id
         if is_schema_alt_id(schema_id):
             schema_id = self.hook.get_schema(schema_id)["$id"]
-        entries = v["entries"]
-        name = v["name"] or self.default_name(schema_id, entries)
+        entries = list(req.entries)
+        name = req.name or self.default_name(schema_id, entries)
 
         def body() -> dict[str, Any]:
-            if v["kind"] == "legacy_body":
+            if req.kind == "legacy_body":
                 b = dict(self.legacy_body or {})
                 b.setdefault("name", name)
                 return b
@@ -330,7 +365,7 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
                 if version is None:
                     version = self.hook.get_mapping_set(found["id"]).get("version", 0)
                 self.log.info("Replaced mapping set %r: id=%s, new version %s", name, found["id"], version)
-                self.xcom_push(context, "mapping_version", str(version))
+                self.xcom_push(context, xcom_keys.MAPPING_VERSION, str(version))
                 return str(found["id"])
         outcome = self.ensure(
             kind="mapping set",
@@ -353,5 +388,5 @@ class AEPCreateMappingSetOperator(AEPCreateOperatorBase):
             version = outcome.resource.get("version")
         if version is None:
             version = self.hook.get_mapping_set(outcome.id).get("version", 0)
-        self.xcom_push(context, "mapping_version", str(version))
+        self.xcom_push(context, xcom_keys.MAPPING_VERSION, str(version))
         return outcome.id

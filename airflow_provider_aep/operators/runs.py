@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import TaskDeferralTimeout
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import (
     AEPError,
     AEPFlowRunTimeoutError,
@@ -19,17 +20,12 @@ from airflow_provider_aep.exceptions import (
 )
 from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref, resolve_flow_id
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
-from airflow_provider_aep.links import (
-    XCOM_UI_ORG,
-    XCOM_UI_SANDBOX,
-    AEPFlowRunLink,
-    run_page_url,
-    ui_org_and_sandbox,
-)
+from airflow_provider_aep.links import AEPFlowRunLink, run_page_url
 from airflow_provider_aep.operators._twins import poll_for_commit
 from airflow_provider_aep.retrigger import AEPRetriggerMixin, check_retrigger_failed
 from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
 from airflow_provider_aep.runs_status import RunStatus, WaitTarget, has_exact_window, raw_status, run_window
+from airflow_provider_aep.task import AEP_TEMPLATE_FIELDS, AEPTaskMixin
 from airflow_provider_aep.validation import check_wait_timeout
 from airflow_provider_aep.wait import (
     FlowRunWaitMixin,
@@ -42,7 +38,6 @@ from airflow_provider_aep.wait import (
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
-    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
 #: task_state_store key holding the run id across retries.
 STATE_KEY = "aep_run_id"
@@ -54,7 +49,7 @@ def run_ui_url(flow_id: str, org: str | None, sandbox: str | None, run_id: str |
 
 
 class AEPRunFlowOperator(
-    AEPRetriggerMixin, AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, BaseOperator
+    AEPRetriggerMixin, AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, AEPTaskMixin, BaseOperator
 ):
     """Start an on-demand run of a ``once``-scheduled flow for a time window and (by default) wait.
 
@@ -98,15 +93,13 @@ class AEPRunFlowOperator(
     """
 
     template_fields: Sequence[str] = (
-        "aep_conn_id",
-        "sandbox_name",
+        *AEP_TEMPLATE_FIELDS,
         "flow_id",
         "flow_name",
         "window_start",
         "window_end",
         "delta_column",
     )
-    ui_color = "#eb1000"
     operator_extra_links = (AEPFlowRunLink(),)
 
     def __init__(
@@ -133,7 +126,7 @@ class AEPRunFlowOperator(
         retrigger_failed: int = 0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(aep_conn_id=aep_conn_id, sandbox_name=sandbox_name, **kwargs)
         self.declare_dataset_alias(dataset_alias)
         self.retrigger_failed = check_retrigger_failed(retrigger_failed)
         self.init_quality_gate(max_failed_records, max_failed_ratio, min_records_written, quality_gate_action)
@@ -149,20 +142,10 @@ class AEPRunFlowOperator(
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.partial_success = partial_success
         self.max_transient_errors = max_transient_errors
-        self.aep_conn_id = aep_conn_id
-        self.sandbox_name = sandbox_name
         self.run_id: str | None = None
         check_literals(
             flow_id=("uuid", flow_id), window_start=("time", window_start), window_end=("time", window_end)
         )
-        self._hook: AdobeExperiencePlatformHook | None = None
-
-    @property
-    def hook(self) -> AdobeExperiencePlatformHook:
-        """The hook (created lazily)."""
-        if self._hook is None:
-            self._hook = self._make_hook()
-        return self._hook
 
     def _window(self, context: Context) -> tuple[float, float]:
         start, end = resolve_window(
@@ -329,14 +312,10 @@ class AEPRunFlowOperator(
         run_id = self.start_run(flow_id, start, end, context)
         self.run_id = run_id
         self._store_run(context, run_id)
-        org, sandbox = self._ui_org_and_sandbox()
+        org, sandbox = self.push_ui_context(context)
         url = run_ui_url(flow_id, org, sandbox, run_id)
-        ti = context["ti"]
-        ti.xcom_push(key="run_id", value=run_id)
-        ti.xcom_push(key="run_url", value=url)
-        if org:
-            ti.xcom_push(key=XCOM_UI_ORG, value=org)
-        ti.xcom_push(key=XCOM_UI_SANDBOX, value=sandbox)
+        self.xcom_push(context, xcom_keys.RUN_ID, run_id)
+        self.xcom_push(context, xcom_keys.RUN_URL, url)
         self.log.info("AEP run %s of flow %s for window [%d, %d): %s", run_id, flow_id, start, end, url)
         if not self.wait_for_completion:
             return run_id
@@ -375,15 +354,9 @@ class AEPRunFlowOperator(
     def on_retriggered(self, context: Any, run_id: str) -> None:
         """The task now waits for the re-triggered run: its id and link go to XCom."""
         self.run_id = run_id
-        ti = context["ti"]
-        ti.xcom_push(key="run_id", value=run_id)
-        org, sandbox = self._ui_org_and_sandbox()
-        ti.xcom_push(key="run_url", value=run_ui_url(str(self.flow_id), org, sandbox, run_id))
-
-    def _ui_org_and_sandbox(self) -> tuple[str | None, str]:
-        """Org (extra ``ui_tenant``, else the IMS org id) and sandbox for UI links, from the hook's
-        own settings (prefixed extras and the ``sandbox_name`` override included); never secrets."""
-        return ui_org_and_sandbox(self.hook)
+        self.xcom_push(context, xcom_keys.RUN_ID, run_id)
+        org, sandbox = self.ui_org_and_sandbox()
+        self.xcom_push(context, xcom_keys.RUN_URL, run_ui_url(str(self.flow_id), org, sandbox, run_id))
 
     def _timeout_error(self, run_id: str | None) -> AEPFlowRunTimeoutError:
         message = (
@@ -411,6 +384,7 @@ class AEPRunFlowOperator(
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Turn Airflow's trigger timeout into the same clear timeout error."""
+        self.forget_pushed_here()
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except TaskDeferralTimeout as exc:
@@ -418,7 +392,7 @@ class AEPRunFlowOperator(
 
     def _run_id_from(self, context: Context) -> str | None:
         try:
-            return context["ti"].xcom_pull(task_ids=self.task_id, key="run_id")
+            return context["ti"].xcom_pull(task_ids=self.task_id, key=xcom_keys.RUN_ID)
         except Exception:
             return self.run_id
 

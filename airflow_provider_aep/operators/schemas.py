@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_aep import xcom_keys
+from airflow_provider_aep.constants import ADHOC_CLASS as ADHOC_CLASS
+from airflow_provider_aep.constants import DEFAULT_FIELD_GROUPS as DEFAULT_FIELD_GROUPS
+from airflow_provider_aep.constants import PROFILE_CLASS as PROFILE_CLASS
 from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError
-from airflow_provider_aep.operators._converge import UNKNOWN, Diff
+from airflow_provider_aep.operators._converge import UNKNOWN, Change, Diff
 from airflow_provider_aep.operators.base import AEPCreateOperatorBase, differs, first_problem
 from airflow_provider_aep.validation import (
     ADHOC_FIELD_TYPES,
@@ -17,13 +22,98 @@ from airflow_provider_aep.validation import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
-ADHOC_CLASS = "https://ns.adobe.com/xdm/data/adhoc"
-DEFAULT_FIELD_GROUPS = (
-    "https://ns.adobe.com/xdm/context/profile-person-details",
-    "https://ns.adobe.com/xdm/context/profile-personal-details",
-)
 _COLUMN_TO_ADHOC = {"date-time": "date-time", "date": "date", "number": "number", "integer": "integer"}
+
+
+@dataclass(frozen=True)
+class SchemaRequest:
+    """A validated XDM schema: what :class:`AEPCreateSchemaOperator` sends."""
+
+    title: str
+    class_id: str
+    field_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AdHocSchemaRequest:
+    """A validated ad-hoc class and schema: what :class:`AEPCreateAdHocSchemaOperator` sends.
+
+    :param fields: ``(name, type)`` pairs, types from :data:`ADHOC_FIELD_TYPES`.
+    """
+
+    title: str
+    fields: tuple[tuple[str, str], ...]
+
+    @property
+    def field_types(self) -> dict[str, str]:
+        """The fields as ``{name: type}``."""
+        return dict(self.fields)
+
+
+def _field_groups(groups: Any, class_id: str) -> tuple[str, ...]:
+    """Field group refs: a list, each a valid ref, listed once, not the class itself."""
+    if isinstance(groups, str) or not isinstance(groups, (list, tuple)):
+        raise AEPInputError(
+            "field_groups",
+            f"must be a list of field group $ids, got {groups!r}.",
+            "Pass a list (may be empty).",
+        )
+    out: list[str] = []
+    for i, group in enumerate(groups):
+        ref = check_xdm_ref(f"field_groups[{i}]", group)
+        if ref in out:
+            raise AEPInputError("field_groups", f"{ref} is listed twice.", "List every field group once.")
+        if ref == class_id:
+            raise AEPInputError("field_groups", f"{ref} is the class, not a field group.", "Remove it.")
+        out.append(ref)
+    return tuple(out)
+
+
+def _adhoc_item(i: int, item: Any) -> tuple[Any, str]:
+    """One entry of a list of fields: a name (a string field) or an ``/explore`` column dict."""
+    if isinstance(item, str):
+        return item, "string"
+    if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+        ctype = item.get("meta:xdmType") or (item.get("xdm") or {}).get("format") or item.get("type")
+        return item["name"], _COLUMN_TO_ADHOC.get(str(ctype), "string")
+    raise AEPInputError(
+        f"fields[{i}]", f"must be a field name or a column dict, got {item!r}.", "Pass names."
+    )
+
+
+def _adhoc_items(fields: Any) -> list[tuple[Any, Any]]:
+    """``(name, type)`` pairs of a ``{name: type}`` dict or of a list of names / column dicts."""
+    if isinstance(fields, Mapping):
+        return list(fields.items())
+    if isinstance(fields, (list, tuple)):
+        return [_adhoc_item(i, f) for i, f in enumerate(fields)]
+    raise AEPInputError(
+        "fields",
+        f"must be a dict of name -> type or a list of names, got {fields!r}.",
+        'Pass e.g. {"Id": "string", "CreatedDate": "date-time"}.',
+    )
+
+
+def _adhoc_fields(fields: Any) -> tuple[tuple[str, str], ...]:
+    """Validated ad-hoc fields: well-formed names, known types, each listed once, at least one."""
+    out: dict[str, str] = {}
+    for name, ftype in _adhoc_items(fields):
+        if not isinstance(name, str) or not name.strip() or "." in name or name != name.strip():
+            raise AEPInputError(
+                "fields", f"field name {name!r} is empty or malformed.", "Use the source column names."
+            )
+        if ftype not in ADHOC_FIELD_TYPES:
+            raise AEPInputError(
+                "fields",
+                f"field {name!r} has unknown type {ftype!r}.",
+                f"Use one of: {', '.join(ADHOC_FIELD_TYPES)}.",
+            )
+        if name in out:
+            raise AEPInputError("fields", f"field {name!r} is listed twice.", "List every field once.")
+        out[name] = ftype
+    if not out:
+        raise AEPInputError("fields", "is empty.", "List every field of the source table.")
+    return tuple(out.items())
 
 
 def _refs(doc: Mapping[str, Any]) -> list[str]:
@@ -51,6 +141,59 @@ def _adhoc_properties(doc: Any) -> dict[str, Any] | None:
             if found is not None:
                 return found
     return None
+
+
+def ensure_by_title(
+    op: AEPCreateOperatorBase,
+    *,
+    kind: str,
+    noun: str,
+    title: str,
+    create: Callable[[], dict[str, Any]],
+    mismatch: Callable[[dict[str, Any]], str | None],
+    diff: Callable[[dict[str, Any]], Diff],
+    additions: tuple[str, Callable[[dict[str, Any], Change], list[dict[str, Any]]]],
+) -> tuple[str, Any]:
+    """Create, reuse or converge a Schema Registry resource found by title; ``($id, meta:altId)``.
+
+    Converging is additive: the diff's change called ``additions[0]`` becomes the JSON Patch
+    operations ``additions[1]`` returns, and a new description replaces the old one.
+
+    :param noun: the hook's method suffix (``schema``: ``find_schema``, ``find_all_schemas``,
+        ``patch_schema``, ``get_schema``, ``delete_schema``).
+    """
+    hook = op.hook
+    added, ops_of = additions
+
+    def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
+        ops: list[dict[str, Any]] = []
+        for change in d.updates:
+            if change.field == added:
+                ops.extend(ops_of(found, change))
+            elif change.field == "description":
+                ops.append({"op": "replace", "path": "/description", "value": change.want})
+        answer = getattr(hook, f"patch_{noun}")(str(found["$id"]), ops)
+        op.log.info("Patched %s %s; version %s", kind, found["$id"], answer.get("version"))
+        return {"meta:altId": answer.get("meta:altId") or found.get("meta:altId")}
+
+    outcome = op.ensure(
+        kind=kind,
+        name=title,
+        find=lambda: getattr(hook, f"find_{noun}")(title),
+        find_all=lambda: getattr(hook, f"find_all_{noun}s")(title),
+        create=create,
+        id_of=lambda r: str(r["$id"]),
+        mismatch=mismatch,
+        delete=getattr(hook, f"delete_{noun}"),
+        diff=diff,
+        apply=apply,
+    )
+    alt_id = outcome.resource.get("meta:altId")
+    if outcome.id == UNKNOWN:
+        alt_id = UNKNOWN
+    elif not alt_id:
+        alt_id = getattr(hook, f"get_{noun}")(outcome.id).get("meta:altId")
+    return outcome.id, alt_id
 
 
 class AEPCreateSchemaOperator(AEPCreateOperatorBase):
@@ -95,29 +238,15 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> tuple[str, str, list[str]]:
+    def _validate(self) -> SchemaRequest:
         title = check_name("title", self.title, "schemaregistry")
         class_id = check_xdm_ref("class_id", self.class_id)
-        groups = self.field_groups
-        if isinstance(groups, str) or not isinstance(groups, (list, tuple)):
-            raise AEPInputError(
-                "field_groups",
-                f"must be a list of field group $ids, got {groups!r}.",
-                "Pass a list (may be empty).",
-            )
-        out: list[str] = []
-        for i, group in enumerate(groups):
-            ref = check_xdm_ref(f"field_groups[{i}]", group)
-            if ref in out:
-                raise AEPInputError("field_groups", f"{ref} is listed twice.", "List every field group once.")
-            if ref == class_id:
-                raise AEPInputError("field_groups", f"{ref} is the class, not a field group.", "Remove it.")
-            out.append(ref)
-        return title, class_id, out
+        return SchemaRequest(title, class_id, _field_groups(self.field_groups, class_id))
 
     def execute(self, context: Context) -> str:
         """Create or reuse the schema and return its ``$id``."""
-        title, class_id, groups = self._validate()
+        req = self._validate()
+        title, class_id, groups = req.title, req.class_id, list(req.field_groups)
 
         def create() -> dict[str, Any]:
             body: dict[str, Any] = {
@@ -178,38 +307,28 @@ class AEPCreateSchemaOperator(AEPCreateOperatorBase):
                 d.add("description", doc.get("description") or "", self.description)
             return d
 
-        def apply(found: dict[str, Any], d: Diff) -> dict[str, Any]:
-            ops: list[dict[str, Any]] = []
-            for change in d.updates:
-                if change.field == "field groups (added)":
-                    for group in change.want:
-                        ops.append({"op": "add", "path": "/meta:extends/-", "value": group})
-                        ops.append({"op": "add", "path": "/allOf/-", "value": {"$ref": group}})
-                elif change.field == "description":
-                    ops.append({"op": "replace", "path": "/description", "value": change.want})
-            answer = self.hook.patch_schema(str(found["$id"]), ops)
-            self.log.info("Patched schema %s; version %s", found["$id"], answer.get("version"))
-            return {"meta:altId": answer.get("meta:altId") or found.get("meta:altId")}
+        def ops_of(found: dict[str, Any], change: Change) -> list[dict[str, Any]]:
+            return [
+                op
+                for group in change.want
+                for op in (
+                    {"op": "add", "path": "/meta:extends/-", "value": group},
+                    {"op": "add", "path": "/allOf/-", "value": {"$ref": group}},
+                )
+            ]
 
-        outcome = self.ensure(
+        schema_id, alt_id = ensure_by_title(
+            self,
             kind="schema",
-            name=title,
-            find=lambda: self.hook.find_schema(title),
-            find_all=lambda: self.hook.find_all_schemas(title),
+            noun="schema",
+            title=title,
             create=create,
-            id_of=lambda r: str(r["$id"]),
             mismatch=mismatch,
-            delete=self.hook.delete_schema,
             diff=diff,
-            apply=apply,
+            additions=("field groups (added)", ops_of),
         )
-        alt_id = outcome.resource.get("meta:altId")
-        if outcome.id == UNKNOWN:
-            alt_id = UNKNOWN
-        elif not alt_id:
-            alt_id = self.hook.get_schema(outcome.id).get("meta:altId")
-        self.xcom_push(context, "meta_alt_id", alt_id)
-        return outcome.id
+        self.xcom_push(context, xcom_keys.META_ALT_ID, alt_id)
+        return schema_id
 
 
 class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
@@ -248,51 +367,14 @@ class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
         if not self.has_templated_values():
             self._validate()
 
-    def _validate(self) -> tuple[str, dict[str, str]]:
+    def _validate(self) -> AdHocSchemaRequest:
         title = check_name("title", self.title, "schemaregistry")
-        fields = self.fields
-        out: dict[str, str] = {}
-        if isinstance(fields, Mapping):
-            items = list(fields.items())
-        elif isinstance(fields, (list, tuple)):
-            items = []
-            for i, f in enumerate(fields):
-                if isinstance(f, str):
-                    items.append((f, "string"))
-                elif isinstance(f, Mapping) and isinstance(f.get("name"), str):
-                    ctype = f.get("meta:xdmType") or (f.get("xdm") or {}).get("format") or f.get("type")
-                    items.append((f["name"], _COLUMN_TO_ADHOC.get(str(ctype), "string")))
-                else:
-                    raise AEPInputError(
-                        f"fields[{i}]", f"must be a field name or a column dict, got {f!r}.", "Pass names."
-                    )
-        else:
-            raise AEPInputError(
-                "fields",
-                f"must be a dict of name -> type or a list of names, got {fields!r}.",
-                'Pass e.g. {"Id": "string", "CreatedDate": "date-time"}.',
-            )
-        for name, ftype in items:
-            if not isinstance(name, str) or not name.strip() or "." in name or name != name.strip():
-                raise AEPInputError(
-                    "fields", f"field name {name!r} is empty or malformed.", "Use the source column names."
-                )
-            if ftype not in ADHOC_FIELD_TYPES:
-                raise AEPInputError(
-                    "fields",
-                    f"field {name!r} has unknown type {ftype!r}.",
-                    f"Use one of: {', '.join(ADHOC_FIELD_TYPES)}.",
-                )
-            if name in out:
-                raise AEPInputError("fields", f"field {name!r} is listed twice.", "List every field once.")
-            out[name] = ftype
-        if not out:
-            raise AEPInputError("fields", "is empty.", "List every field of the source table.")
-        return title, out
+        return AdHocSchemaRequest(title, _adhoc_fields(self.fields))
 
     def execute(self, context: Context) -> str:
         """Create or reuse the ad-hoc class and schema; return the schema ``$id``."""
-        title, fields = self._validate()
+        req = self._validate()
+        title, fields = req.title, req.field_types
         if_exists = self.check_if_exists()
         if if_exists == "replace":
             self._delete_existing(title)
@@ -365,8 +447,8 @@ class AEPCreateAdHocSchemaOperator(AEPCreateOperatorBase):
             if_exists="reuse" if if_exists == "replace" else if_exists,
         )
         alt_id = schema.resource.get("meta:altId") or self.hook.get_schema(schema.id).get("meta:altId")
-        self.xcom_push(context, "meta_alt_id", alt_id)
-        self.xcom_push(context, "class_id", class_id)
+        self.xcom_push(context, xcom_keys.META_ALT_ID, alt_id)
+        self.xcom_push(context, xcom_keys.CLASS_ID, class_id)
         return schema.id
 
     def _delete_existing(self, title: str) -> None:

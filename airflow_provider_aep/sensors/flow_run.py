@@ -36,12 +36,14 @@ from airflow.sdk.exceptions import (
     TaskDeferralTimeout,
 )
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPError, AEPFlowRunError
 from airflow_provider_aep.flow_ref import check_flow_name, check_flow_ref
 from airflow_provider_aep.lineage_mixin import AEPRunLineageMixin
 from airflow_provider_aep.links import AEPFlowRunLink
 from airflow_provider_aep.run_outcome import AEPRunOutcomeMixin
 from airflow_provider_aep.runs_status import WaitTarget, timeout_message
+from airflow_provider_aep.task import AEP_TEMPLATE_FIELDS, AEPTaskMixin
 from airflow_provider_aep.validation import check_wait_timeout
 from airflow_provider_aep.wait import (
     PARTIAL_SUCCESS_MODES,
@@ -56,10 +58,10 @@ from airflow_provider_aep.wait import (
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
-    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
-
-class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, BaseSensorOperator):
+class AEPFlowRunSensor(
+    AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin, AEPTaskMixin, BaseSensorOperator
+):
     """Wait for AEP flow runs: one run id, the runs covering a window, or the next run after a time.
 
     See the module docstring for the exact window-matching rule.
@@ -88,8 +90,7 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
     """
 
     template_fields: Sequence[str] = (
-        "aep_conn_id",
-        "sandbox_name",
+        *AEP_TEMPLATE_FIELDS,
         "flow_id",
         "flow_name",
         "run_id",
@@ -97,7 +98,6 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         "window_end",
         "started_after",
     )
-    ui_color = "#eb1000"
     operator_extra_links = (AEPFlowRunLink(),)
 
     def __init__(
@@ -122,7 +122,9 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         quality_gate_action: str = "fail",
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, **kwargs)
+        super().__init__(
+            aep_conn_id=aep_conn_id, sandbox_name=sandbox_name, poke_interval=poke_interval, **kwargs
+        )
         self.declare_dataset_alias(dataset_alias)
         self.init_quality_gate(max_failed_records, max_failed_ratio, min_records_written, quality_gate_action)
         check_flow_ref(flow_id, flow_name, required=False)
@@ -135,8 +137,6 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         self.partial_success = partial_success
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.max_transient_errors = max_transient_errors
-        self.aep_conn_id = aep_conn_id
-        self.sandbox_name = sandbox_name
         self._target: WaitTarget | None = None
         check_literals(
             flow_id=("uuid", flow_id),
@@ -145,7 +145,6 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
             window_end=("time", window_end),
             started_after=("time", started_after),
         )
-        self._hook: AdobeExperiencePlatformHook | None = None
 
     def build_target(self, context: Context) -> WaitTarget:
         """Validate parameters (no HTTP), resolve the window default from the data interval, then
@@ -181,13 +180,6 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         self.flow_id = flow_id
         return flow_id
 
-    @property
-    def hook(self) -> AdobeExperiencePlatformHook:
-        """The hook (created lazily)."""
-        if self._hook is None:
-            self._hook = self._make_hook()
-        return self._hook
-
     def execute(self, context: Context) -> Any:
         """Validate, check once, then poke (BaseSensorOperator loop) or defer."""
         from airflow_provider_aep.operators._converge import UNKNOWN, plan_requested
@@ -201,7 +193,7 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         if self._target.run_id and self._target.flow_id:  # the link while waiting (else at the end)
             url = self.run_link(self._target.flow_id, self._target.run_id)
             if url:
-                context["ti"].xcom_push(key="run_url", value=url)
+                self.xcom_push(context, xcom_keys.RUN_URL, url)
         if not self.deferrable:
             return self._poke_with_context(context)
         started = time.time()
@@ -275,6 +267,7 @@ class AEPFlowRunSensor(AEPRunOutcomeMixin, AEPRunLineageMixin, FlowRunWaitMixin,
         """Same soft_fail/never_fail semantics as poke mode (timeouts and failed runs only)."""
         from airflow.sdk import BaseOperator
 
+        self.forget_pushed_here()
         try:
             try:
                 return BaseOperator.resume_execution(self, next_method, next_kwargs, context)

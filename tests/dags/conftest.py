@@ -46,8 +46,15 @@ def airflow_db(airflow_db_template: Path, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 def demo_env(aep_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The emulator as ``aep_default`` plus the demo source connections, as ``AIRFLOW_CONN_*``."""
+    """The emulator as ``aep_default`` plus the demo source connections, as ``AIRFLOW_CONN_*``.
+
+    The example DAGs poll AEP every 30 s; against the emulator their waits poll every second
+    (``AEP_EMULATOR_POLL_SECONDS``, an emulator-only cap the provider reads at run time).
+    """
+    from airflow_provider_aep.wait import EMULATOR_POLL_ENV
+
     aep_emulator.set_env(monkeypatch)
+    monkeypatch.setenv(EMULATOR_POLL_ENV, "1")
     for conn_id, conn in SOURCE_CONNECTIONS.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
     return aep_emulator

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from airflow_provider_aep import xcom_keys
 from tests.dags.conftest import SOURCE_CONNECTIONS
 from tests.dags.test_example_dags import DAGS_FOLDER, _dagbag, _xcom
 
@@ -89,7 +90,7 @@ def test_retriggers_converge_in_place(
     first, states = _run(dag)
     assert str(first.state) == "success", states
     flow_id = _xcom(first, "create_dataflow")
-    etag = _xcom(first, "create_dataflow", "etag")
+    etag = _xcom(first, "create_dataflow", xcom_keys.ETAG)
     dataset_id = _xcom(first, "create_dataset")
     mapping_id = _xcom(first, "create_mapping_set")
     ingested = len(emulator.records(dataset_id))
@@ -102,15 +103,15 @@ def test_retriggers_converge_in_place(
     api = _api(emulator)
     assert {(r["method"]) for r in api if not r["path"].startswith("/ims/")} == {"GET"}
     assert {r["path"] for r in api if r["method"] != "GET"} <= {"/ims/token/v3"}
-    flow_plan = _xcom(plan, "create_dataflow", "aep_plan")[0]
+    flow_plan = _xcom(plan, "create_dataflow", xcom_keys.PLAN)[0]
     assert flow_plan["action"] == "update" and flow_plan["id"] == flow_id
     changes = {c["field"]: (c["have"], c["want"]) for c in flow_plan["changes"]}
     assert changes["scheduleParams.interval"] == (1, 4)
     assert changes["transformations[Mapping]"][1] == {"mappingId": mapping_id, "mappingVersion": "1"}
-    mapping_plan = _xcom(plan, "create_mapping_set", "aep_plan")[0]
+    mapping_plan = _xcom(plan, "create_mapping_set", xcom_keys.PLAN)[0]
     assert mapping_plan["action"] == "update"
     assert ["BillingCity", "homeAddress.city"] in mapping_plan["changes"][0]["want"]
-    assert _xcom(plan, "create_dataset", "aep_plan")[0]["action"] == "unchanged"
+    assert _xcom(plan, "create_dataset", xcom_keys.PLAN)[0]["action"] == "unchanged"
     assert _etag(_flow(emulator, flow_id)["etag"]) == _etag(etag), "the plan wrote nothing"
 
     # ---- the same plan for the whole DAG in one command (no Airflow DB): the printed diff
@@ -134,13 +135,13 @@ def test_retriggers_converge_in_place(
     assert str(second.state) == "success", states
     flow = _flow(emulator, flow_id)
     assert _xcom(second, "create_dataflow") == flow_id and flow["scheduleParams"]["interval"] == 4
-    assert _etag(_xcom(second, "create_dataflow", "etag")) == _etag(flow["etag"]) != _etag(etag)
+    assert _etag(_xcom(second, "create_dataflow", xcom_keys.ETAG)) == _etag(flow["etag"]) != _etag(etag)
     api = [(r["method"], r["path"]) for r in _api(emulator)]
     assert [(m, x) for m, x in api if x.startswith(f"{FS}/flows") and m != "GET"] == [
         ("PATCH", f"{FS}/flows/{flow_id}")
     ]
     assert _xcom(second, "create_mapping_set") == mapping_id
-    assert str(_xcom(second, "create_mapping_set", "mapping_version")) == "1"
+    assert str(_xcom(second, "create_mapping_set", xcom_keys.MAPPING_VERSION)) == "1"
     assert ("PUT", f"/data/foundation/conversion/mappingSets/{mapping_id}") in api
     params = {t["name"]: t["params"] for t in _flow(emulator, flow_id)["transformations"]}["Mapping"]
     assert str(params["mappingVersion"]) == "1" and params["mappingId"] == mapping_id

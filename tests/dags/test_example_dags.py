@@ -29,6 +29,8 @@ DAG_FILES = {
 ASSET_DAG_FILES = {"aep_profile_export_after_accounts": "aep_profile_export_after_accounts.py"}
 #: DAGs that operate AEP resources created outside Airflow (the demo creates them first).
 EXISTING_FLOW_DAG_FILES = {"aep_operate_existing_flow": "aep_operate_existing_flow.py"}
+#: DAGs built with the ingestion factory (run on the emulator by tests/dags/test_all_tables_dag.py).
+FACTORY_DAG_FILES = {"aep_salesforce_all_tables": "aep_salesforce_all_tables.py"}
 #: Generous: a parse takes tens of milliseconds; the bound only catches network calls or heavy
 #: imports at parse time on a busy 2-core CI machine.
 MAX_PARSE_SECONDS = 2.0
@@ -68,9 +70,7 @@ EXPECTED_TASKS: dict[str, set[str]] = {
     "aep_protocols_odata_ingestion": _CREATE_COMMON
     | _DELETE_COMMON
     | {"create_dataflow", "wait_for_first_run"},
-    "aep_on_demand_ingestion": _CREATE_COMMON
-    | _DELETE_COMMON
-    | {"create_once_dataflow", "run_flow_for_interval"},
+    "aep_on_demand_ingestion": _CREATE_COMMON | _DELETE_COMMON | {"create_dataflow", "run_flow_for_interval"},
 }
 
 _TABULAR_EDGES = {
@@ -91,14 +91,10 @@ _TABULAR_EDGES = {
     ("delete_target_connection", "delete_dataset"),
     ("delete_dataset", "delete_target_schema"),
 }
-_ON_DEMAND_EDGES = {
-    (
-        up.replace("create_dataflow", "create_once_dataflow"),
-        down.replace("create_dataflow", "create_once_dataflow"),
-    )
-    for up, down in _TABULAR_EDGES
-    if "wait_for_first_run" not in (up, down)
-} | {("create_once_dataflow", "run_flow_for_interval"), ("run_flow_for_interval", "delete_dataflow")}
+_ON_DEMAND_EDGES = {edge for edge in _TABULAR_EDGES if "wait_for_first_run" not in edge} | {
+    ("create_dataflow", "run_flow_for_interval"),
+    ("run_flow_for_interval", "delete_dataflow"),
+}
 EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
     "aep_customer_success_ingestion": _TABULAR_EDGES,
     "aep_protocols_odata_ingestion": _TABULAR_EDGES,
@@ -161,11 +157,13 @@ def test_dag_files_import_without_errors_or_network(no_network: None) -> None:
     bag = _dagbag()  # twice: the first one also pays for importing the provider modules
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == set(DAG_FILES) | set(ASSET_DAG_FILES) | set(EXISTING_FLOW_DAG_FILES)
+    assert set(bag.dag_ids) == set(DAG_FILES) | set(ASSET_DAG_FILES) | set(EXISTING_FLOW_DAG_FILES) | set(
+        FACTORY_DAG_FILES
+    )
     stats = {stat.file.rsplit("/", 1)[-1]: stat for stat in bag.dagbag_stats}
     assert set(stats) == set(DAG_FILES.values()) | set(ASSET_DAG_FILES.values()) | set(
         EXISTING_FLOW_DAG_FILES.values()
-    )
+    ) | set(FACTORY_DAG_FILES.values())
     for name, stat in stats.items():
         seconds = stat.duration.total_seconds() if hasattr(stat.duration, "total_seconds") else stat.duration
         print(f"parse {name}: {seconds * 1000:.0f} ms, {stat.task_num} tasks")

@@ -117,6 +117,9 @@ def base_env(home: Path, api_port: int, dags_folder: Path) -> dict[str, str]:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The example DAGs poll AEP every 30 s; against the emulator every 5 s at most (an
+            # emulator-only cap the provider reads at run time; waits that poll faster keep theirs).
+            "AEP_EMULATOR_POLL_SECONDS": "5",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -139,4 +139,28 @@ def test_customer_success_dag_runs_on_real_airflow(real_airflow: RealAirflow) ->
         landed = records.json()
         assert len(landed) == 200
         assert all(r.get("_id") and r.get("person", {}).get("name", {}).get("fullName") for r in landed)
+
+        # The UI links the worker computed when each task ended (the UI shows these): the dataset,
+        # the dataflow, and the run the wait resumed on (pushed after the deferral, read from XCom).
+        def link(task_id: str) -> str:
+            answer = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/links")
+            assert answer.status_code == 200, answer.text
+            links = {name: url for name, url in answer.json()["extra_links"].items() if url}
+            assert len(links) == 1, (task_id, answer.json())
+            return next(iter(links.values()))
+
+        ui = "https://experience.adobe.com/#/@EMULATORORG@AdobeOrg/sname:prod/platform"
+        assert link("create_dataset") == f"{ui}/dataset/browse/{dataset_id}"
+        flow_id = (
+            api.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/create_dataflow/xcomEntries/return_value"
+            )
+            .json()["value"]
+            .strip('"')
+        )
+        assert link("create_dataflow") == f"{ui}/source/dataflows/{flow_id}"
+        assert re.fullmatch(
+            rf"{re.escape(ui)}/source/dataflows/{flow_id}/activity/[0-9a-f-]{{36}}", link(SENSOR_TASK_ID)
+        )
+        assert "XCom not found" not in stack.log_path("scheduler").read_text(errors="replace")
         print(f"real-engine test total {time.monotonic() - started:.1f}s after the stack was up")

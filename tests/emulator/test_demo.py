@@ -33,20 +33,34 @@ def test_bad_conf_is_a_usage_error(capsys: Any) -> None:
     assert "--conf must be a JSON object" in capsys.readouterr().err
 
 
-def test_project_root_and_airflow_env(tmp_path: Path) -> None:
-    root = demo.find_project_root()
-    assert (root / "dags" / "aep_customer_success_ingestion.py").is_file()
-    env = demo.airflow_env(root, tmp_path)
+def test_dags_folder_and_airflow_env(tmp_path: Path) -> None:
+    dags = demo.find_dags_folder()
+    assert (dags / "aep_customer_success_ingestion.py").is_file()
+    assert demo.default_airflow_home(dags) == dags.parent / ".airflow"
+    env = demo.airflow_env(dags, tmp_path)
     assert env["AIRFLOW_HOME"] == str(tmp_path)
-    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(root / "dags")
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(dags)
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow.db'}"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
 
 
-def test_find_project_root_explains_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo, "__file__", str(tmp_path / "x" / "demo.py"))
+def test_installed_wheel_layout_uses_shipped_dags_and_a_user_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "site-packages" / "airflow_provider_aep"
+    (package / "example_dags").mkdir(parents=True)
+    (package / "example_dags" / "aep_customer_success_ingestion.py").write_text("")
+    monkeypatch.setattr(demo, "__file__", str(package / "emulator" / "demo.py"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    dags = demo.find_dags_folder(tmp_path / "elsewhere")
+    assert dags == package / "example_dags"
+    assert demo.default_airflow_home(dags) == tmp_path / "cache" / "aep-demo" / "airflow"
+
+
+def test_find_dags_folder_explains_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "__file__", str(tmp_path / "x" / "y" / "demo.py"))
     with pytest.raises(demo.DemoError, match="cannot find the example DAGs"):
-        demo.find_project_root(tmp_path)
+        demo.find_dags_folder(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -138,8 +138,16 @@ def test_connection_test_endpoint(api: Api) -> None:
 def test_explore_root(api: Api, object_type: str) -> None:
     base = api.base_connection()
     items = api.get(f"{FS}/connections/{base}/explore", params={"objectType": object_type}).json()
-    assert {i["name"] for i in items} == {"Account", "Contact", "Case"}
-    assert all(i["type"] == "table" and i["canFetchSchema"] for i in items)
+    # Salesforce: name is the label, path the API name
+    assert {i["path"]: i["name"] for i in items} == {
+        "Account": "Account",
+        "Contact": "Contact",
+        "Case": "Case",
+        "Opportunity": "Opportunity",
+        "Lead": "Lead",
+        "Invoice__c": "Invoice",
+    }
+    assert all(i["type"] == "table" and i["canFetchSchema"] and i["canPreview"] for i in items)
 
 
 def test_explore_table(api: Api) -> None:
@@ -149,10 +157,39 @@ def test_explore_table(api: Api) -> None:
     assert body["format"] == "flat"
     assert "sys_updated_on" in [c["name"] for c in body["schema"]["columns"]]
     assert all("xdm" in c for c in body["schema"]["columns"])
+    root = api.get(f"{FS}/connections/{base}/explore", params={"objectType": "root"}).json()
+    assert {i["path"]: i["name"] for i in root} == {"incident": "Incident", "sys_user": "User"}
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [({"objectType": "table", "object": "empty"}, "FLOW-1330-400"),
+     ({"objectType": "table"}, "FLOW-1337-400"),
+     ({"objectType": "table", "object": ""}, "FLOW-1337-400"), ({"objectType": "tables"}, "FLOW-1358-400"),
+     ({"objectType": "file", "object": "a.csv"}, "FLOW-1336-400")],
+    ids=["no-columns", "no-object", "empty-object", "bad-object-type", "files-not-supported"],
+)  # fmt: skip
+def test_explore_errors(api: Api, params: dict[str, str], code: str) -> None:
+    from airflow_provider_aep.emulator.samples import SampleTable
+
+    api.emu.state.source_catalog[SNOW]["empty"] = SampleTable(name="empty", columns=[])
+    base = api.base_connection(spec=SNOW)
+    r = api.get(f"{FS}/connections/{base}/explore", params=params)
+    assert r.status_code == 400 and flow_code(r) == code, r.text
     r = api.get(f"{FS}/connections/{base}/explore", params={"objectType": "table", "object": "nope"})
-    assert r.status_code == 404
-    r = api.get(f"{FS}/connections/{base}/explore", params={"objectType": "table"})
-    assert r.status_code == 400
+    assert r.status_code == 404 and flow_code(r) == "FLOW-1101-404"
+
+
+def test_explore_odata_name_is_the_path_and_columns_carry_xdm_types(api: Api) -> None:
+    base = api.base_connection(spec=ODATA)
+    root = api.get(f"{FS}/connections/{base}/explore", params={"objectType": "root"}).json()
+    assert all(i["name"] == i["path"] for i in root) and {i["path"] for i in root} == {"Orders", "Customers"}
+    ssc = api.base_connection()
+    cols = api.get(f"{FS}/connections/{ssc}/explore", params={"objectType": "table", "object": "Invoice__c"})
+    by_name = {c["name"]: c for c in cols.json()["schema"]["columns"]}
+    assert by_name["DueDate__c"]["xdm"] == {"type": "string", "format": "date"}
+    assert by_name["LedgerSequence__c"]["meta:xdmType"] == "long"
+    assert by_name["Paid__c"]["type"] == "boolean" and by_name["Amount__c"]["xdm"]["type"] == "number"
 
 
 def _src_body(base: str, **over: Any) -> dict[str, Any]:
@@ -530,3 +567,26 @@ def test_force_run_status_fault(api: Api, emu: Any, world: dict[str, str]) -> No
     runs = _wait_done(api, fid)
     assert runs[0]["metrics"]["statusSummary"]["status"] == "failed"
     assert api.get(f"{FS}/flows/{fid}").json()["items"][0]["lastRunDetails"]["state"] == "failed"
+
+
+def test_force_run_status_scoped_to_flows(api: Api, emu: Any, world: dict[str, str]) -> None:
+    """``force_run_status_flows`` confines the forced status to the listed flows: a run of any other
+    flow finishing while the fault is set keeps its real outcome (tests that fail one flow's run on
+    purpose must not fail a concurrent DAG's)."""
+    sched = {"startTime": int(time.time()), "frequency": "once"}
+    targeted = api.flow(world, name="targeted", scheduleParams=sched)
+    bystander = api.flow(world, name="bystander", scheduleParams=sched)
+    emu.client.put(
+        "/_emulator/faults", json={"force_run_status": "failed", "force_run_status_flows": [targeted]}
+    )
+    params = {
+        "windowStartTime": "1767225600",
+        "windowEndTime": "1767312000",
+        "deltaColumn": {"name": "LastModifiedDate"},
+    }
+    for fid in (bystander, targeted):
+        assert api.post(f"{FS}/runs", {"flowId": fid, "params": params}).status_code == 201
+    assert _wait_done(api, bystander)[0]["metrics"]["statusSummary"]["status"] == "success"
+    assert _wait_done(api, targeted)[0]["metrics"]["statusSummary"]["status"] == "failed"
+    bad = emu.client.put("/_emulator/faults", json={"force_run_status_flows": []})
+    assert bad.status_code == 400 and "force_run_status_flows" in bad.text

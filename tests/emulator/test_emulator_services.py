@@ -146,6 +146,18 @@ def test_adhoc_class_and_schema(api: Api) -> None:
     assert api.post(f"{SR}/tenant/classes", missing).status_code == 400
 
 
+def test_schema_titled_like_its_adhoc_class_is_tolerated_once(api: Api) -> None:
+    """The class's title is tolerated on one schema built on it; a second schema with that title
+    is XDM-1521, like any other title clash (a racing twin must be refused, not stored)."""
+    cls = api.post(f"{SR}/tenant/classes", _adhoc_body("Twin")).json()
+    schema = {"type": "object", "title": "Twin", "allOf": [{"$ref": cls["$id"]}]}
+    assert api.post(f"{SR}/tenant/schemas", schema).status_code == 201
+    r = api.post(f"{SR}/tenant/schemas", schema)
+    assert (r.status_code, _sr_code(r)) == (400, "XDM-1521-400")
+    listed = api.get(f"{SR}/tenant/schemas", params={"property": "title==Twin"}, headers=XED_ID)
+    assert len(listed.json()["results"]) == 1
+
+
 def test_schema_listing_paging(api: Api) -> None:
     for i in range(5):
         api.schema(title=f"S{i}")

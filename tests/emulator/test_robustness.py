@@ -112,7 +112,7 @@ LIST_QUERIES: list[dict[str, str]] = [
     {"version": "x"},
 ]
 
-_SERVICE_CODE = {FS: "FLOW", SR: "XDM", CAT: "CAT", DP: "DP"}
+_SERVICE_CODE = {FS: "FLOW", SR: "XDM", CAT: "CAT", DP: "DP", "/data/core/": "IDN"}
 
 
 def assert_aep_error(resp: Any, path: str, what: str) -> None:
@@ -348,7 +348,13 @@ def gateway_routes() -> list[tuple[str, str]]:
     for route in app.routes:
         for method in sorted(getattr(route, "methods", None) or ()):
             path = str(getattr(route, "path", ""))
-            if path.startswith("/data/foundation/") and method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if path.startswith(("/data/foundation/", "/data/core/")) and method in (
+                "GET",
+                "POST",
+                "PUT",
+                "PATCH",
+                "DELETE",
+            ):
                 out.append((method, path))
     return out
 

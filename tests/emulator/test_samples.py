@@ -37,9 +37,18 @@ TABLES = [
                        "ModifiedDate"], "ModifiedDate", "yyyy-MM-ddTHH:mm:ssZ"),
     (ODATA, "Customers", ["CustomerID", "CompanyName", "ContactName", "City", "Country", "Phone",
                           "ModifiedDate"], "ModifiedDate", "yyyy-MM-ddTHH:mm:ssZ"),
+    (SSC, "Opportunity", ["Id", "AccountId", "Name", "StageName", "Amount", "Probability", "CloseDate",
+                          "IsClosed", "IsWon", "Owner.Name", "CreatedDate", "LastModifiedDate"],
+     "LastModifiedDate", "yyyy-MM-dd HH:mm:ss"),
+    (SSC, "Lead", ["Id", "FirstName", "LastName", "Company", "Email", "Status", "NumberOfEmployees",
+                   "AnnualRevenue", "HasOptedOutOfEmail", "CreatedDate", "LastModifiedDate"],
+     "LastModifiedDate", "yyyy-MM-dd HH:mm:ss"),
+    (SSC, "Invoice__c", ["Id", "Name", "Account__c", "Amount__c", "Paid__c", "DueDate__c",
+                         "LedgerSequence__c", "CreatedDate", "LastModifiedDate"], "LastModifiedDate",
+     "yyyy-MM-dd HH:mm:ss"),
 ]  # fmt: skip
 PY_FORMATS = {"yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S", "yyyy-MM-ddTHH:mm:ssZ": "%Y-%m-%dT%H:%M:%SZ"}
-PY_TYPES = {"string": str, "integer": int, "number": float}
+PY_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +58,7 @@ def catalog() -> dict[str, dict[str, SampleTable]]:
 
 def test_catalog_has_exactly_the_documented_tables(catalog):
     assert {spec: sorted(tables) for spec, tables in catalog.items()} == {
-        SSC: ["Account", "Case", "Contact"],
+        SSC: ["Account", "Case", "Contact", "Invoice__c", "Lead", "Opportunity"],
         SN: ["incident", "sys_user"],
         ODATA: ["Customers", "Orders"],
     }
@@ -91,7 +100,8 @@ def test_delta_timestamps_every_six_hours_from_2026(catalog, spec, name, columns
     ("spec", "name", "key"),
     [(SSC, "Account", "Id"), (SSC, "Contact", "Id"), (SSC, "Case", "Id"), (SN, "incident", "sys_id"),
      (SN, "incident", "number"), (SN, "sys_user", "sys_id"), (SN, "sys_user", "user_name"),
-     (ODATA, "Orders", "OrderID"), (ODATA, "Customers", "CustomerID")],
+     (ODATA, "Orders", "OrderID"), (ODATA, "Customers", "CustomerID"), (SSC, "Opportunity", "Id"),
+     (SSC, "Lead", "Id"), (SSC, "Invoice__c", "Id"), (SSC, "Invoice__c", "Name")],
 )  # fmt: skip
 def test_keys_are_unique(catalog, spec, name, key):
     values = [row[key] for row in catalog[spec][name].rows]
@@ -106,7 +116,11 @@ def _sf_checksum(fifteen: str) -> str:
     )
 
 
-@pytest.mark.parametrize(("table", "prefix"), [("Account", "001"), ("Contact", "003"), ("Case", "500")])
+@pytest.mark.parametrize(
+    ("table", "prefix"),
+    [("Account", "001"), ("Contact", "003"), ("Case", "500"), ("Opportunity", "006"), ("Lead", "00Q"),
+     ("Invoice__c", "a01")],
+)  # fmt: skip
 def test_salesforce_ids_are_valid_18_char_ids(catalog, table, prefix):
     for row in catalog[SSC][table].rows:
         assert re.fullmatch(r"[0-9A-Za-z]{18}", row["Id"])
@@ -300,3 +314,45 @@ def test_format_timestamp(fmt, expected):
     assert samples.format_timestamp(datetime(2026, 1, 1, 6, 30, tzinfo=timezone.utc), fmt) == expected
     with pytest.raises(ValueError, match="unsupported"):
         samples.format_timestamp(datetime(2026, 1, 1, tzinfo=timezone.utc), "dd/MM/yyyy")
+
+
+#: sha256 (first 16 hex) of the columns, rows, delta column and format of the original tables:
+#: tests and DAGs depend on their contents, so adding tables must never change them.
+ORIGINAL_DIGESTS = {
+    "Account": "231e18d6d92719b7", "Case": "fd68621fa450a99a", "Contact": "834b9526a8e40034",
+    "Customers": "d39290f452457f86", "Orders": "185d2dcfeb5898cc", "incident": "bfedbdc53ed8bad6",
+    "sys_user": "1d26804c4ac9452f",
+}  # fmt: skip
+
+
+def test_original_tables_are_unchanged(catalog):
+    import hashlib
+    import json
+
+    tables = {name: t for spec in catalog.values() for name, t in spec.items() if name in ORIGINAL_DIGESTS}
+    digests = {
+        name: hashlib.sha256(
+            json.dumps(
+                {"columns": t.columns, "rows": t.rows, "delta": t.delta_column, "fmt": t.timestamp_format},
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:16]
+        for name, t in tables.items()
+    }
+    assert digests == ORIGINAL_DIGESTS
+
+
+def test_new_salesforce_tables_cover_every_xdm_scalar_type(catalog):
+    kinds = {
+        c.get("meta:xdmType")
+        for name in ("Opportunity", "Lead", "Invoice__c")
+        for c in catalog[SSC][name].columns
+    }
+    assert kinds >= {"string", "int", "long", "number", "boolean", "date", "date-time"}
+    assert catalog[SSC]["Invoice__c"].label == "Invoice"
+    assert "Owner.Name" in catalog[SSC]["Opportunity"].column_names()  # not a valid XDM field name
+    big = [r["LedgerSequence__c"] for r in catalog[SSC]["Invoice__c"].rows]
+    assert min(big) > 2**31 and max(big) < 2**53  # a long that does not fit an XDM int
+    for row in catalog[SSC]["Opportunity"].rows:
+        datetime.strptime(row["CloseDate"], "%Y-%m-%d")
+        assert row["IsWon"] <= row["IsClosed"]

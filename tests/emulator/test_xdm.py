@@ -19,19 +19,20 @@ from airflow_provider_aep.emulator.xdm import (
 PERSON = "https://ns.adobe.com/xdm/context/profile-person-details"
 PERSONAL = "https://ns.adobe.com/xdm/context/profile-personal-details"
 WORK = "https://ns.adobe.com/xdm/context/profile-work-details"
+IDENTITY_MAP = "https://ns.adobe.com/xdm/context/identitymap"
 DT = {"type": "string", "format": "date-time"}
 
 
 def test_standard_resources_are_well_formed():
     assert set(STANDARD_RESOURCES) == {PROFILE_CLASS_ID, EXPERIENCE_EVENT_CLASS_ID, ADHOC_CLASS_ID,
-                                       PERSON, PERSONAL, WORK}  # fmt: skip
+                                       PERSON, PERSONAL, WORK, IDENTITY_MAP}  # fmt: skip
     for resource_id, doc in STANDARD_RESOURCES.items():
         assert doc["$id"] == resource_id
         assert doc["meta:altId"] == "_" + resource_id.removeprefix("https://ns.adobe.com/").replace("/", ".")
         assert doc["meta:resourceType"] in ("classes", "mixins")
         assert doc["title"] and doc["description"]
         jsonschema.Draft7Validator.check_schema({k: v for k, v in doc.items() if k != "$schema"})
-        if doc["meta:resourceType"] == "mixins":
+        if doc["meta:resourceType"] == "mixins" and resource_id != IDENTITY_MAP:
             assert doc["meta:intendedToExtend"] == [PROFILE_CLASS_ID]
 
 

@@ -12,6 +12,7 @@ request of the process to that host; the pooled client is closed when its last u
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ class Gateway:
         self.tokens = [TOKEN, TOKEN_2]
         self.in_flight = 0
         self.max_in_flight = 0
-        self.clients: list[httpx.AsyncClient] = []
+        self.clients: list[httpx.MockTransport] = []
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -79,13 +80,19 @@ class Gateway:
     def gets(self, path: str) -> list[Any]:
         return [s for s in self.seen if s[1] == path]
 
-    def new_client(self, max_in_flight: int, timeout: float) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            transport=httpx.MockTransport(self.handle),
-            limits=httpx.Limits(max_connections=max_in_flight),
-        )
-        self.clients.append(client)
-        return client
+    def new_transport(self, origin: str, connections: int, timeout: float) -> httpx.MockTransport:
+        transport = _ClosingMockTransport(self.handle)
+        self.clients.append(transport)
+        return transport
+
+
+class _ClosingMockTransport(httpx.MockTransport):
+    """``httpx.MockTransport`` that records being closed."""
+
+    is_closed = False
+
+    async def aclose(self) -> None:
+        self.is_closed = True
 
 
 @pytest.fixture
@@ -104,7 +111,7 @@ def async_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Gateway]]:
     def make(answers: dict[str, list[dict[str, Any]]], latency: float = 0.0) -> Gateway:
         gw = Gateway(answers, latency)
-        monkeypatch.setattr(_async, "_new_client", gw.new_client)
+        monkeypatch.setattr(_async, "_new_transport", gw.new_transport)
         return gw
 
     yield make
@@ -299,12 +306,13 @@ def test_requests_in_flight_are_bounded_by_the_connection_extra(set_conn: Any, g
 
 @pytest.mark.parametrize("value", ["many", 0, -3, 2.5, True])
 def test_bad_max_in_flight_extra_is_a_config_error(set_conn: Any, gateway: Any, value: Any) -> None:
-    from airflow_provider_aep.exceptions import AEPAuthConfigError
+    from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPConfigError
 
     set_conn(extra={"trigger_max_in_flight": value})
     gw = gateway({RUN_URL: [{"json": RUN_BODY}]})
-    with pytest.raises(AEPAuthConfigError, match="trigger_max_in_flight"):
+    with pytest.raises(AEPConfigError, match="trigger_max_in_flight") as info:
         run_async(lambda c: c.get_one("flowservice", f"/runs/{RUN}"))
+    assert not isinstance(info.value, AEPAuthConfigError)  # a pacing setting, not authentication
     assert gw.seen == []  # before any request
 
 
@@ -356,27 +364,117 @@ def test_pooled_client_closed_when_the_last_user_leaves(set_conn: Any, gateway: 
     assert left == 0 and all(c.is_closed for c in gw.clients)
 
 
-def test_throttle_cuts_once_per_episode_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AIMD around the rate AEP accepts: one cut per throttling episode, never a collapse."""
+def test_pacing_aims_at_the_rate_aep_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """First 429: pause all, pace a little below the rate sent; later 429s: re-aim at what AEP accepts."""
     clock = [1000.0]
     monkeypatch.setattr(_async, "monotonic", lambda: clock[0])
-    channel = _async.HostChannel("http://aep", 4, [])
-    for i in range(50):  # 50 accepted in the last second
-        clock[0] = 1000.0 + i / 50
-        channel._observe(200, None)
+    channel = _async.HostChannel("http://aep", 4, [], 5.0)
+    for i in range(60):  # 60 sent in the last second, 50 of them accepted so far
+        clock[0] = 1000.0 + i / 60
+        channel._sent_at.append(clock[0])
+        if i < 50:
+            channel._observe(200, None)
     channel._observe(429, 1.0)
-    assert channel.rate == pytest.approx(50 * _async.DECREASE)
+    first = 60 / (59 / 60) * _async.DECREASE  # 60 sent over the 59/60 s since the first one
+    assert channel.rate == pytest.approx(first)
     assert channel.paused_until == pytest.approx(clock[0] + 1.0)
-    for _ in range(20):  # the other requests already in flight answer 429 too: same episode
+    for _ in range(20):  # the other requests already in flight answer 429 too: no second cut
         channel._observe(429, 1.0)
-    assert channel.rate == pytest.approx(50 * _async.DECREASE)
-    clock[0] += 3.0  # a later episode cuts the current rate, not the near-zero recent count
-    channel._observe(429, 1.0)
-    assert channel.rate == pytest.approx(50 * _async.DECREASE**2)
-    before = channel.rate
-    for _ in range(100):
+    assert channel.rate == pytest.approx(first)
+    resumed = channel.paused_until
+    for i in range(80):  # after the pause AEP accepts 40 req/s for 2 s
+        clock[0] = resumed + i / 40
         channel._observe(200, None)
-    assert before < channel.rate < before + 5  # additive increase: ~1 req/s per second of traffic
+    assert channel.rate > first  # answers that are not 429 raise the rate
+    clock[0] = resumed + 2.0
+    channel._observe(429, 1.0)
+    assert channel.rate == pytest.approx(40 * _async.HEADROOM, rel=0.03)  # at the limit, not below
+    aimed = channel.rate
+    channel._observe(429, 1.0)  # within ADJUST_EVERY: unchanged
+    assert channel.rate == aimed
+    assert channel.paused_until == resumed  # a short Retry-After while paced pauses nobody
+    channel._observe(429, 30.0)  # a long one pauses everybody
+    assert channel.paused_until == pytest.approx(clock[0] + 30.0)
+    clock[0] += 30.0 + _async.UNPACED_AFTER + 1
+    channel._observe(200, None)
+    assert channel.rate is None  # the storm is over: no pacing
+
+
+def test_gate_releases_paced_requests_in_order_and_closes_clean() -> None:
+    """Paced requests leave one by one, 1/rate apart, first come first served; a cancelled one
+    leaves its place; closing the channel cancels the timer and whoever still waits."""
+
+    async def main() -> tuple[list[int], list[float], bool, bool]:
+        channel = _async.HostChannel("http://aep", 4, [], 5.0)
+        channel.rate = 40.0
+        order: list[int] = []
+        times: list[float] = []
+
+        async def one(i: int) -> None:
+            await channel._pace()
+            order.append(i)
+            times.append(time.monotonic())
+
+        tasks = [asyncio.create_task(one(i)) for i in range(8)]
+        await asyncio.sleep(0)
+        tasks[3].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        channel.paused_until = _async.monotonic() + 2.0  # the next release is 2 s away
+        late = asyncio.create_task(one(99))
+        await asyncio.sleep(0.05)
+        channel.close()
+        await asyncio.sleep(0)
+        return order, times, late.cancelled() or late.done(), channel._timer is None
+
+    order, times, late_ended, no_timer = asyncio.run(main())
+    assert order == [0, 1, 2, 4, 5, 6, 7]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.02 and sum(gaps) == pytest.approx(6 / 40, abs=0.06)
+    assert late_ended and no_timer
+
+
+def test_a_storm_is_paced_at_the_rate_aep_accepts(set_conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """100 coroutines against a limiter of 80 req/s with a burst of 4 (smaller than AEP's may be):
+    nobody fails, and from the first 429 on the accepted rate stays near the limit, not below."""
+    set_conn()
+    limit, burst = 80.0, 4.0
+    bucket = {"tokens": burst, "at": time.monotonic()}
+    accepted: list[float] = []
+    throttled: list[float] = []
+
+    async def limiter(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/ims/token/v3":
+            return httpx.Response(200, json={"access_token": TOKEN, "expires_in": 86399})
+        await asyncio.sleep(0.02)  # latency
+        now = time.monotonic()
+        bucket["tokens"] = min(burst, bucket["tokens"] + (now - bucket["at"]) * limit)
+        bucket["at"] = now
+        if bucket["tokens"] < 1:
+            throttled.append(now)
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"error_code": "429001"})
+        bucket["tokens"] -= 1
+        accepted.append(now)
+        return httpx.Response(200, json=RUN_BODY)
+
+    monkeypatch.setattr(_async, "_new_transport", lambda *a: _ClosingMockTransport(limiter))
+
+    async def main() -> None:
+        async with AsyncAEPClient(retry_policy=POLICY) as client:
+
+            async def worker() -> None:
+                for _ in range(4):
+                    await client.get_one("flowservice", f"/runs/{RUN}")
+
+            await asyncio.gather(*(worker() for _ in range(100)))
+
+    asyncio.run(main())
+    assert len(accepted) == 400  # every call succeeded
+    assert throttled
+    start = throttled[0] + 1.0  # after the first Retry-After pause
+    end = accepted[int(0.95 * len(accepted))]  # before the last retries trickle in
+    rate = sum(1 for t in accepted if start <= t <= end) / (end - start)
+    assert 0.85 * limit <= rate <= 1.1 * limit
+    assert len(throttled) < len(accepted)
 
 
 def test_waits_of_one_loop_share_one_connection_lookup(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_aep.connection_fields import EXTRA_FIELDS
-from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPInputError
+from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPConfigError, AEPInputError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from tests.hooks.conftest import CLIENT_SECRET, FS, TOKEN
 
@@ -29,6 +29,17 @@ def test_connection_is_not_fetched_in_init(monkeypatch):
     hook = AdobeExperiencePlatformHook("missing_conn", sandbox_name="x", timeout=3)
     assert calls == []
     assert hook.aep_conn_id == "missing_conn"
+
+
+#: Written out here, not imported: the classification under test.
+AUTHENTICATING_FIELDS = {
+    "login (client id)",
+    "password (client secret)",
+    "extra.ims_org_id",
+    "extra.access_token",
+    "extra.scopes",
+    "extra.ims_url",
+}
 
 
 @pytest.mark.parametrize(
@@ -51,8 +62,10 @@ def test_connection_is_not_fetched_in_init(monkeypatch):
 def test_invalid_connection_fails_before_any_http(set_conn, requests_mock, overrides, field, fix):
     set_conn(**overrides)
     hook = AdobeExperiencePlatformHook()
-    with pytest.raises(AEPAuthConfigError) as info:
+    with pytest.raises(AEPConfigError) as info:
         hook.get_flow("f1")
+    # Only a setting that authenticates is an auth problem; a URL, port or timeout is configuration.
+    assert isinstance(info.value, AEPAuthConfigError) == (field in AUTHENTICATING_FIELDS), info.value
     message = str(info.value)
     assert field in message
     assert "Fix:" in message
@@ -183,6 +196,7 @@ def test_connection_form_widgets(monkeypatch):
         "sandbox_name",
         "scopes",
         "ims_url",
+        "identity_service_url",
         "access_token",
         "request_timeout",
         "ui_tenant",  # links only
@@ -191,11 +205,11 @@ def test_connection_form_widgets(monkeypatch):
     assert set(widgets) == set(EXTRA_FIELDS)
     assert type(widgets["ui_tenant"]).__name__ == "StringField"
     assert type(widgets["trigger_max_in_flight"]).__name__ == "FloatField"
-    assert widgets["trigger_max_in_flight"].kwargs["default"] == 64
+    assert widgets["trigger_max_in_flight"].kwargs["default"] is None  # the hook applies 64
     assert type(widgets["access_token"]).__name__ == "PasswordField"
     assert type(widgets["access_token"].kwargs["widget"]).__name__ == "BS3PasswordFieldWidget"
     assert type(widgets["request_timeout"]).__name__ == "FloatField"
-    assert widgets["sandbox_name"].kwargs["default"] == "prod"
+    assert widgets["sandbox_name"].kwargs["default"] is None  # the hook applies "prod"
     assert type(widgets["ims_org_id"]).__name__ == "StringField"
 
 

@@ -15,6 +15,7 @@ from airflow_provider_aep.exceptions import (
     AEPAPIError,
     AEPAuthConfigError,
     AEPBadRequestError,
+    AEPConfigError,
     AEPConnectionError,
     AEPNotFoundError,
     AEPPreconditionFailedError,
@@ -270,8 +271,9 @@ def test_explicit_policy_wins_over_extras(set_conn, ims, requests_mock):
 )
 def test_bad_retry_extras(set_conn, requests_mock, extra):
     set_conn(extra=extra)
-    with pytest.raises(AEPAuthConfigError, match=r"retry|RetryPolicy"):
+    with pytest.raises(AEPConfigError, match=r"retry|RetryPolicy") as info:
         AdobeExperiencePlatformHook().get_flow("f1")
+    assert not isinstance(info.value, AEPAuthConfigError), "a retry setting is not an auth problem"
     assert requests_mock.call_count == 0
 
 

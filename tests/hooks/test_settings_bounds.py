@@ -2,7 +2,7 @@
 
 Every connection setting is checked before any request: numbers finite and in range, header
 values without control characters (a newline is header injection), types right. The failure is
-an :class:`AEPAuthConfigError` naming the field and the fix, never ``ValueError``,
+an :class:`AEPConfigError` naming the field and the fix, never ``ValueError``,
 ``OverflowError``, ``AttributeError`` or ``InvalidHeader``. URL credentials never appear in it.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPError, redact_userinfo
+from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPConfigError, AEPError, redact_userinfo
 from airflow_provider_aep.hooks import _auth
 from airflow_provider_aep.hooks._retry import RetryPolicy
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
@@ -31,8 +31,12 @@ RETRY_EXTRAS = [
 
 def _fails_before_any_request(requests_mock: Any, field: str, **conn: Any) -> str:
     hook = AdobeExperiencePlatformHook()
-    with pytest.raises(AEPAuthConfigError) as info:
+    with pytest.raises(AEPConfigError) as info:
         hook.get_flow("3fb0418e-1804-45d6-8d56-dd51f05c0baf")
+    # Only a setting that authenticates is an auth problem; a URL, port, sandbox, timeout or retry
+    # setting is configuration (AEPConfigError, the parent class).
+    authenticates = field in ("login", "password", "ims_org_id", "access_token", "scopes", "ims_url")
+    assert isinstance(info.value, AEPAuthConfigError) == authenticates, info.value
     message = str(info.value)
     assert field in message, message
     assert "Fix:" in message
@@ -67,8 +71,9 @@ def test_numeric_extras_out_of_range(set_conn, requests_mock, key, value):
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -1.0])
 def test_retry_policy_refuses_unbounded_values(value):
-    with pytest.raises(AEPAuthConfigError, match="max_total_seconds"):
+    with pytest.raises(AEPConfigError, match="max_total_seconds") as info:
         RetryPolicy(max_total_seconds=value)
+    assert not isinstance(info.value, AEPAuthConfigError)
 
 
 def test_valid_numeric_extras_still_work(set_conn):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPInputError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.connections import (
@@ -137,7 +138,7 @@ def test_source_connection_explicit_columns_and_names(aep: Any, run_op: Any) -> 
         )
     )
     assert not any("/explore" in r["path"] for r in aep.requests()), "explicit columns: no /explore"
-    assert [c["name"] for c in xcoms["columns"]] == ["number", "sys_updated_on"]
+    assert [c["name"] for c in xcoms[xcom_keys.COLUMNS]] == ["number", "sys_updated_on"]
     stored = AdobeExperiencePlatformHook().get_source_connection(src)
     assert stored["params"]["tableName"] == "incident"
     assert stored["data"]["format"] == "tabular"
@@ -190,7 +191,11 @@ def test_legacy_source_and_target_connections(aep: Any, run_op: Any) -> None:
     assert dlx == {"connection_spec_id": DATA_LAKE_CONNECTION_SPEC_ID}
     tgt, _ = run_op(
         AEPCreateTargetConnectionOperator(
-            task_id="tc", name="orders-tgt", dataset_id=ds, schema_id=sx["meta_alt_id"], base_connection_id=dl
+            task_id="tc",
+            name="orders-tgt",
+            dataset_id=ds,
+            schema_id=sx[xcom_keys.META_ALT_ID],
+            base_connection_id=dl,
         )
     )
     target = AdobeExperiencePlatformHook().get_target_connection(tgt)

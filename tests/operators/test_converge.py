@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators._converge import PLAN_XCOM_KEY, UNKNOWN
 from airflow_provider_aep.operators.base import AEPResourceConflictError, AEPResourceExistsError
@@ -107,7 +108,7 @@ def test_flow_field_converges_in_place(
     again, x2 = run_op(flow_op(ids, **change))
     logs = "".join(capfd.readouterr())
     flow = get_flow(flow_id)
-    assert again == flow_id and x2["etag"] != x1["etag"] == x1["etag"]
+    assert again == flow_id and x2[xcom_keys.ETAG] != x1[xcom_keys.ETAG] == x1[xcom_keys.ETAG]
     got = flow["scheduleParams"].get(field) if field in ("interval", "frequency") else flow.get(field)
     assert got == expect
     assert writes(aep) == [("PATCH", f"{FS}/flows/{flow_id}")], "only a PATCH: no POST/DELETE of a flow"
@@ -130,9 +131,9 @@ def test_flow_moves_to_new_mapping_version_keeping_id_runs_and_watermark(
             mapping={"Id": "_id", "Name": "person.name.fullName"},
         )
     )
-    assert mapping_id == ids["mapping"] and x["mapping_version"] == "1"
+    assert mapping_id == ids["mapping"] and x[xcom_keys.MAPPING_VERSION] == "1"
     aep.clear_requests()
-    assert run_op(flow_op(ids, mapping_version=x["mapping_version"]))[0] == flow_id
+    assert run_op(flow_op(ids, mapping_version=x[xcom_keys.MAPPING_VERSION]))[0] == flow_id
     params = {t["name"]: t["params"] for t in get_flow(flow_id)["transformations"]}["Mapping"]
     assert (params["mappingId"], str(params["mappingVersion"])) == (mapping_id, "1")
     assert writes(aep) == [("PATCH", f"{FS}/flows/{flow_id}")]
@@ -233,7 +234,11 @@ def test_once_flow_cannot_be_rescheduled_or_remapped(aep: Any, run_op: Any, ids:
     with pytest.raises(AEPResourceConflictError, match=r"transformations\[Mapping\]: AEP has .* once"):
         run_op(
             flow_op(
-                ids, frequency="once", interval=None, start_time=JAN1, mapping_version=x["mapping_version"]
+                ids,
+                frequency="once",
+                interval=None,
+                start_time=JAN1,
+                mapping_version=x[xcom_keys.MAPPING_VERSION],
             )
         )
     assert writes(aep) == []
@@ -436,12 +441,12 @@ def test_plan_reports_without_writing(aep: Any, run_op: Any, ids: dict) -> None:
             task_id="m", name="new-map", schema_id=ids["schema"], mapping={"Id": "_id"}, plan_only=True
         )
     )
-    assert new_map == UNKNOWN and xcoms["mapping_version"] == UNKNOWN
+    assert new_map == UNKNOWN and xcoms[xcom_keys.MAPPING_VERSION] == UNKNOWN
     assert xcoms[PLAN_XCOM_KEY][0]["action"] == "create"
     op = flow_op(ids, name="new-flow", plan_only=True)
     op.mapping_id, op.mapping_version = new_map, UNKNOWN  # as rendered from the upstream XComs
     _, xcoms = run_op(op)
-    assert xcoms[PLAN_XCOM_KEY][0]["action"] == "create" and xcoms["etag"] == UNKNOWN
+    assert xcoms[PLAN_XCOM_KEY][0]["action"] == "create" and xcoms[xcom_keys.ETAG] == UNKNOWN
     # the base connection's credentials would be re-sent; its secrets are never shown
     _, xcoms = run_op(
         AEPCreateBaseConnectionOperator(task_id="b", name="ssc", source_conn_id="ssc_basic", plan_only=True)

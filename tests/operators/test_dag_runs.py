@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep import xcom_keys
 from tests.operators.conftest import SECRETS
 
 DAG_FILE = textwrap.dedent(
@@ -25,6 +26,7 @@ DAG_FILE = textwrap.dedent(
     import pendulum
     from airflow.sdk import DAG, XComArg
 
+    from airflow_provider_aep import xcom_keys
     from airflow_provider_aep.operators.connections import (
         AEPCreateBaseConnectionOperator,
         AEPCreateSourceConnectionOperator,
@@ -52,7 +54,7 @@ DAG_FILE = textwrap.dedent(
             source_conn_id="ssc_oauth",
             test_connection=True,
         )
-        spec_id = XComArg(base, key="connection_spec_id")
+        spec_id = XComArg(base, key=xcom_keys.CONNECTION_SPEC_ID)
         flow_spec = AEPGetFlowSpecOperator(task_id="flow_spec", source_connection_spec_id=spec_id)
         source = AEPCreateSourceConnectionOperator(
             task_id="source_connection",
@@ -63,7 +65,9 @@ DAG_FILE = textwrap.dedent(
         )
         schema = AEPCreateSchemaOperator(task_id="target_schema", title="Accounts {{ params.env }}")
         dataset = AEPCreateDatasetOperator(
-            task_id="dataset", name="accounts-{{ params.env }}", schema_id=XComArg(schema, key="meta_alt_id")
+            task_id="dataset",
+            name="accounts-{{ params.env }}",
+            schema_id=XComArg(schema, key=xcom_keys.META_ALT_ID),
         )
         target = AEPCreateTargetConnectionOperator(
             task_id="target_connection",
@@ -75,7 +79,7 @@ DAG_FILE = textwrap.dedent(
             task_id="mapping",
             schema_id=schema.output,
             mapping={"Id": "_id", "Name": "person.name.fullName", "Phone": "mobilePhone.number"},
-            source_columns=XComArg(source, key="columns"),
+            source_columns=XComArg(source, key=xcom_keys.COLUMNS),
         )
         flow = AEPCreateDataflowOperator(
             task_id="dataflow",
@@ -84,7 +88,7 @@ DAG_FILE = textwrap.dedent(
             source_connection_id=source.output,
             target_connection_id=target.output,
             mapping_id=mapping.output,
-            mapping_version=XComArg(mapping, key="mapping_version"),
+            mapping_version=XComArg(mapping, key=xcom_keys.MAPPING_VERSION),
             delta_column="LastModifiedDate",
             frequency="minute",
             interval=15,
@@ -208,9 +212,12 @@ def test_tabular_tutorial_dag_with_mapping_and_teardown(aep: Any, airflow_home: 
     assert set(first["tis"]) >= {"more_sources[0]", "more_sources[1]", "more_mappings[0]", "more_mappings[1]"}
 
     flow_id = _xcom(first, "dataflow")
-    assert _xcom(first, "base_connection", "connection_spec_id") == "cb66ab34-8619-49cb-96d1-39b37ede86ea"
-    assert _xcom(first, "mapping", "mapping_version") == "0"
-    assert _xcom(first, "dataflow", "etag").startswith('"')
+    assert (
+        _xcom(first, "base_connection", xcom_keys.CONNECTION_SPEC_ID)
+        == "cb66ab34-8619-49cb-96d1-39b37ede86ea"
+    )
+    assert _xcom(first, "mapping", xcom_keys.MAPPING_VERSION) == "0"
+    assert _xcom(first, "dataflow", xcom_keys.ETAG).startswith('"')
     assert _xcom(first, "dataflow", "_link_AEPDataflowLink") == (
         f"https://experience.adobe.com/#/@EMULATORORG@AdobeOrg/sname:prod/platform/source/dataflows/{flow_id}"
     )
@@ -218,7 +225,7 @@ def test_tabular_tutorial_dag_with_mapping_and_teardown(aep: Any, airflow_home: 
     assert _xcom(first, "dataset", "_link_AEPDatasetLink").endswith(f"/platform/dataset/browse/{dataset_id}")
     assert _xcom(first, "more_sources", map_index=0) != _xcom(first, "more_sources", map_index=1)
     assert _xcom(first, "more_mappings", map_index=0) != _xcom(first, "more_mappings", map_index=1)
-    assert _xcom(first, "delete_more_sources", "deleted", map_index=1) is True
+    assert _xcom(first, "delete_more_sources", xcom_keys.DELETED, map_index=1) is True
 
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 

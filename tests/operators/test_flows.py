@@ -8,6 +8,7 @@ from typing import Any
 import pendulum
 import pytest
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPInputError, AEPNotFoundError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.links import AEPDataflowLink, AEPDatasetLink
@@ -55,7 +56,7 @@ def ids(aep: Any, run_op: Any) -> dict[str, Any]:
     )
     c["mapping"], _ = run_op(
         AEPCreateMappingSetOperator(
-            task_id="m", schema_id=c["schema"], mapping={"Id": "_id"}, source_columns=x["columns"]
+            task_id="m", schema_id=c["schema"], mapping={"Id": "_id"}, source_columns=x[xcom_keys.COLUMNS]
         )
     )
     aep.clear_requests()
@@ -103,7 +104,7 @@ def test_start_time_forms_become_epoch_seconds(aep: Any, run_op: Any, ids: dict,
     assert int(sched["startTime"]) == JAN1
     assert sched["frequency"] == "minute" and int(sched["interval"]) == 15
     assert str(sched["backfill"]).lower() == "false"
-    assert xcoms["etag"] and xcoms["etag"].startswith('"')
+    assert xcoms[xcom_keys.ETAG] and xcoms[xcom_keys.ETAG].startswith('"')
     transformations = {t["name"]: t["params"] for t in flow["transformations"]}
     assert transformations["Copy"]["deltaColumn"] == {
         "name": "LastModifiedDate",
@@ -191,7 +192,7 @@ def test_flow_converges_to_other_mapping_in_place(aep: Any, run_op: Any, ids: di
         )
     )
     again, x2 = run_op(flow_op(ids, mapping_id=other))
-    assert again == flow_id and x2["etag"] != x1["etag"]
+    assert again == flow_id and x2[xcom_keys.ETAG] != x1[xcom_keys.ETAG]
     mapping = {
         t["name"]: t["params"] for t in AdobeExperiencePlatformHook().get_flow(flow_id)["transformations"]
     }
@@ -219,7 +220,7 @@ def test_set_flow_state(aep: Any, run_op: Any, ids: dict) -> None:
     for enabled, state in ((False, "disabled"), (False, "disabled"), (True, "enabled")):
         aep.clear_requests()
         result, xcoms = run_op(AEPSetFlowStateOperator(task_id="s", flow_id=flow_id, enabled=enabled))
-        assert result == flow_id and xcoms["state"] == state and xcoms["etag"]
+        assert result == flow_id and xcoms[xcom_keys.STATE] == state and xcoms[xcom_keys.ETAG]
         assert hook.get_flow(flow_id)["state"] == state
     # the second disable was a no-op: only the final enable POSTed an action
     assert [r["query"].get("op") for r in aep.requests() if r["path"].endswith("/action")] == ["enable"]
@@ -235,8 +236,8 @@ def test_delete_every_resource_type_404_is_success(aep: Any, run_op: Any, ids: d
         ("base_connection", ids["base"]),
         ("dataset", ids["dataset"]),
         ("schema", ids["schema"]),
-        ("schema", ax["meta_alt_id"]),
-        ("class", ax["class_id"]),
+        ("schema", ax[xcom_keys.META_ALT_ID]),
+        ("class", ax[xcom_keys.CLASS_ID]),
     ]
     for rtype, rid in order:
         result, xcoms = run_op(AEPDeleteResourceOperator(task_id="d", resource_type=rtype, resource_id=rid))
@@ -244,7 +245,8 @@ def test_delete_every_resource_type_404_is_success(aep: Any, run_op: Any, ids: d
         _, again = run_op(AEPDeleteResourceOperator(task_id="d", resource_type=rtype, resource_id=rid))
         assert again == {"deleted": False}, (rtype, rid)
     counts = next(s["counts"] for s in aep.state()["sandboxes"] if s["sandbox"] == "prod")
-    assert {k: v for k, v in counts.items() if k not in ("mappingSets", "runs")} == dict.fromkeys(
+    ignored = ("mappingSets", "runs", "fieldGroups", "descriptors")
+    assert {k: v for k, v in counts.items() if k not in ignored} == dict.fromkeys(
         ("connections", "sourceConnections", "targetConnections", "flows", "classes", "schemas", "dataSets"),
         0,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPResponseLostError
 from airflow_provider_aep.operators.base import AEPResourceConflictError, AEPResourceExistsError
 from airflow_provider_aep.operators.connections import (
@@ -56,9 +57,9 @@ def chain(aep: Any, run_op: Any) -> dict[str, Any]:
             table_name="Account",
         )
     )
-    c["columns"] = x["columns"]
+    c["columns"] = x[xcom_keys.COLUMNS]
     c["schema"], x = run_op(AEPCreateSchemaOperator(task_id="sc", title="pre-schema"))
-    c["alt"] = x["meta_alt_id"]
+    c["alt"] = x[xcom_keys.META_ALT_ID]
     c["dataset"], _ = run_op(AEPCreateDatasetOperator(task_id="d", name="pre-ds", schema_id=c["schema"]))
     c["target"], _ = run_op(
         AEPCreateTargetConnectionOperator(

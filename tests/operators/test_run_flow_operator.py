@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import TaskDeferred
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sensors"))
 from flowrun_helpers import FAST, POLL, make_once_flow
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import (
     AEPError,
     AEPFlowRunError,
@@ -22,7 +23,7 @@ from airflow_provider_aep.exceptions import (
 )
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
-from airflow_provider_aep.sensors.flow_run import FlowRunWaitMixin
+from airflow_provider_aep.task import AEPTaskMixin
 from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
 
 D1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -36,8 +37,8 @@ def emu(aep_emulator, monkeypatch):
     aep_emulator.set_env(monkeypatch)
     aep_emulator.set_config(**FAST)
     monkeypatch.setattr(
-        FlowRunWaitMixin,
-        "_make_hook",
+        AEPTaskMixin,
+        "make_hook",
         lambda self: AdobeExperiencePlatformHook(
             aep_conn_id=self.aep_conn_id, retry_policy=RetryPolicy(max_attempts=2, initial_backoff=0.05)
         ),
@@ -77,13 +78,13 @@ def op(flow_id: str, **kw) -> AEPRunFlowOperator:
 def test_two_consecutive_intervals_ingest_only_newer_rows(emu, flow):
     c1 = ctx(D1, D2)
     run1 = op(flow.flow_id).execute(c1)
-    assert c1["ti"].xcom["run_id"] == run1
-    url = c1["ti"].xcom["run_url"]
+    assert c1["ti"].xcom[xcom_keys.RUN_ID] == run1
+    url = c1["ti"].xcom[xcom_keys.RUN_URL]
     assert url == (
         "https://experience.adobe.com/#/@EMULATORORG@AdobeOrg/sname:prod/platform/source/dataflows/"
         + f"{flow.flow_id}/activity/{run1}"  # the run's own page
     )
-    assert c1["ti"].xcom["aep_ui_sandbox"] == "prod"
+    assert c1["ti"].xcom[xcom_keys.UI_SANDBOX] == "prod"
     assert "secret" not in str(c1["ti"].xcom)
     after_first = emu.records(flow.dataset_id)
     c2 = ctx(D2, D3)
@@ -122,7 +123,7 @@ def test_no_wait_returns_immediately(emu, flow):
     emu.set_config(run_duration_seconds=30)
     c = ctx()
     run_id = op(flow.flow_id, wait_for_completion=False).execute(c)
-    assert c["ti"].xcom["run_id"] == run_id
+    assert c["ti"].xcom[xcom_keys.RUN_ID] == run_id
     assert flow.api.get_run(run_id)["metrics"]["statusSummary"]["status"] == "inProgress"
 
 
@@ -138,7 +139,7 @@ def test_poke_timeout_says_run_keeps_going(emu, flow, capsys):
     c = ctx()
     with pytest.raises(AEPFlowRunTimeoutError) as info:
         op(flow.flow_id, timeout=0.4).execute(c)
-    assert c["ti"].xcom["run_id"] in str(info.value)
+    assert c["ti"].xcom[xcom_keys.RUN_ID] in str(info.value)
     assert "cannot cancel" in str(info.value)
 
 
@@ -155,7 +156,7 @@ def test_deferrable_pushes_before_deferring_and_completes(emu, flow):
     o = op(flow.flow_id, deferrable=True, timeout=60)
     with pytest.raises(TaskDeferred) as info:
         o.execute(c)
-    run_id = c["ti"].xcom["run_id"]  # pushed before waiting
+    run_id = c["ti"].xcom[xcom_keys.RUN_ID]  # pushed before waiting
     trigger = info.value.trigger
     assert isinstance(trigger, AEPFlowRunTrigger) and trigger.run_id == run_id
     assert info.value.timeout is not None and info.value.timeout.total_seconds() <= 66

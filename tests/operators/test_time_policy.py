@@ -56,7 +56,7 @@ def flow_start(value: Any) -> float:
         start_time=value,
         frequency="day",
     )
-    return float(op._validate()["schedule"]["startTime"])
+    return float(op._validate().schedule["startTime"])
 
 
 def run_window_start(value: Any) -> float:

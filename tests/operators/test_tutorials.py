@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPInputError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 from airflow_provider_aep.operators.connections import (
@@ -47,7 +48,7 @@ def test_tabular_tutorial_s0_s2(aep: Any, run_op: Any) -> None:
     base, bx = run_op(
         AEPCreateBaseConnectionOperator(task_id="base", name="SSC connection", source_conn_id="ssc_basic")
     )
-    spec = bx["connection_spec_id"]
+    spec = bx[xcom_keys.CONNECTION_SPEC_ID]
     source, sx = run_op(
         AEPCreateSourceConnectionOperator(
             task_id="source",
@@ -74,7 +75,7 @@ def test_tabular_tutorial_s0_s2(aep: Any, run_op: Any) -> None:
     mapping_kwargs: dict[str, Any] = {
         "task_id": "mapping",
         "schema_id": schema,
-        "source_columns": sx["columns"],
+        "source_columns": sx[xcom_keys.COLUMNS],
         "mapping": {"Id": "_id", "Name": "person.name.fullName", "Phone": "mobilePhone.number"},
     }
     mapping, mx = run_op(AEPCreateMappingSetOperator(**mapping_kwargs))
@@ -90,7 +91,7 @@ def test_tabular_tutorial_s0_s2(aep: Any, run_op: Any) -> None:
         "source_connection_id": source,
         "target_connection_id": target,
         "mapping_id": mapping,
-        "mapping_version": mx["mapping_version"],
+        "mapping_version": mx[xcom_keys.MAPPING_VERSION],
         "delta_column": "updatedAt",
         "frequency": "minute",
         "interval": 15,
@@ -99,7 +100,7 @@ def test_tabular_tutorial_s0_s2(aep: Any, run_op: Any) -> None:
     with pytest.raises(AEPInputError, match=r"^delta_column: 'updatedAt' is not a column"):
         run_op(AEPCreateDataflowOperator(**seed_flow))
     flow, fx = run_op(AEPCreateDataflowOperator(**{**seed_flow, "delta_column": "LastModifiedDate"}))
-    assert fx["etag"]
+    assert fx[xcom_keys.ETAG]
     records = _wait_for_records(aep, dataset)
     assert records, "the scheduled flow moved no rows"
     first = records[0]
@@ -119,14 +120,14 @@ def test_legacy_adhoc_tutorial_s4(aep: Any, run_op: Any) -> None:
             fields={"Id": "string", "Name": "string", "Phone": "string", "LastModifiedDate": "string"},
         )
     )
-    assert ax["class_id"].startswith("https://ns.adobe.com/emulatortenant/classes/")
+    assert ax[xcom_keys.CLASS_ID].startswith("https://ns.adobe.com/emulatortenant/classes/")
     source, _ = run_op(
         AEPCreateSourceConnectionOperator(
             task_id="source",
             name="Source connection for CS",
             description="Source Connection for CS to ingest Account",
             base_connection_id=base,
-            connection_spec_id=bx["connection_spec_id"],
+            connection_spec_id=bx[xcom_keys.CONNECTION_SPEC_ID],
             path="Account",
             adhoc_schema_id=adhoc,
         )
@@ -194,17 +195,17 @@ def test_legacy_adhoc_tutorial_s4(aep: Any, run_op: Any) -> None:
             source_connection_id=source,
             target_connection_id=target,
             mapping_id=mapping,
-            mapping_version=mx["mapping_version"],
+            mapping_version=mx[xcom_keys.MAPPING_VERSION],
             delta_column="LastModifiedDate",
             frequency="minute",
             interval="30",
             start_time=str(int(time.time()) - 3600),
         )
     )
-    assert fx["etag"]
+    assert fx[xcom_keys.ETAG]
     stored = AdobeExperiencePlatformHook().get_flow(flow)
     assert int(stored["scheduleParams"]["interval"]) == 30
-    assert sx["meta_alt_id"].startswith("_emulatortenant.schemas.")
+    assert sx[xcom_keys.META_ALT_ID].startswith("_emulatortenant.schemas.")
     records = _wait_for_records(aep, dataset)
     assert records and "_id" in records[0], records[:1]
 
@@ -227,7 +228,7 @@ def test_legacy_protocols_tutorial_s3(aep: Any, run_op: Any) -> None:
             task_id="s",
             name="Protocols source connection",
             base_connection_id=base,
-            connection_spec_id=bx["connection_spec_id"],
+            connection_spec_id=bx[xcom_keys.CONNECTION_SPEC_ID],
             path="Orders",
             adhoc_schema_id=adhoc,
         )
@@ -264,12 +265,14 @@ def test_legacy_protocols_tutorial_s3(aep: Any, run_op: Any) -> None:
             task_id="f",
             name="Protocols dataflow",
             flow_spec_id=run_op(
-                AEPGetFlowSpecOperator(task_id="fs", source_connection_spec_id=bx["connection_spec_id"])
+                AEPGetFlowSpecOperator(
+                    task_id="fs", source_connection_spec_id=bx[xcom_keys.CONNECTION_SPEC_ID]
+                )
             )[0],
             source_connection_id=source,
             target_connection_id=target,
             mapping_id=mapping,
-            mapping_version=mx["mapping_version"],
+            mapping_version=mx[xcom_keys.MAPPING_VERSION],
             delta_column="ModifiedDate",
             delta_date_format="yyyy-MM-ddTHH:mm:ssZ",
             frequency="minute",

@@ -25,6 +25,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_aep import xcom_keys
+
 SSC_SPEC = "cb66ab34-8619-49cb-96d1-39b37ede86ea"
 PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
 FIELD_GROUPS = [
@@ -232,7 +234,7 @@ class Pipeline:
             source_connection_id=source,
             target_connection_id=target,
             mapping_id=mapping,
-            mapping_version=self.xcoms["create_mapping_set"]["mapping_version"],
+            mapping_version=self.xcoms["create_mapping_set"][xcom_keys.MAPPING_VERSION],
             delta_column="LastModifiedDate",
             delta_date_format="yyyy-MM-dd HH:mm:ss",
             delta_timezone="UTC",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPInputError
+from airflow_provider_aep.exceptions import AEPAuthConfigError, AEPConfigError, AEPInputError
 from airflow_provider_aep.operators.connections import (
     AEPCreateBaseConnectionOperator,
     AEPCreateDatasetBaseConnectionOperator,
@@ -85,9 +85,16 @@ class Case:
 
 def conn_case(case_id: str, field_named: str, **conn: Any) -> Case:
     """A broken ``aep_default`` (``conn`` overrides the emulator connection) on any operator."""
-    return Case(
-        case_id, AEPGetFlowSpecOperator, SPEC, {}, field_named, (AEPAuthConfigError,), env={"aep": conn}
+    # only a setting that authenticates is an auth problem; a URL, timeout or retry setting is
+    # configuration (AEPConfigError, the parent class)
+    authenticates = field_named in (
+        "extra.ims_org_id",
+        "extra.ims_url",
+        "login (client id)",
+        "password (client secret)",
     )
+    expected = AEPAuthConfigError if authenticates else AEPConfigError
+    return Case(case_id, AEPGetFlowSpecOperator, SPEC, {}, field_named, (expected,), env={"aep": conn})
 
 
 CASES: list[Case] = [

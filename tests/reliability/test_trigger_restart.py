@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_aep import xcom_keys
 from tests.reliability.conftest import AEP
 from tests.reliability.pipeline import FLOW_FIRST_RUN, WINDOW_END, WINDOW_START, FakeTI, Pipeline
 
@@ -142,7 +143,7 @@ def test_run_operator_trigger_recreated_after_restart_waits_for_same_run(aep: AE
     context = _context()
     stored = _defer(operator, context).trigger.serialize()
     run_id = stored[1]["run_id"]
-    assert run_id and context["ti"].xcoms["run_id"] == run_id, "run id not pushed before deferring"
+    assert run_id and context["ti"].xcoms[xcom_keys.RUN_ID] == run_id, "run id not pushed before deferring"
     assert asyncio.run(_run_for(_revive(stored), 0.3)) is None
     time.sleep(0.2)
 

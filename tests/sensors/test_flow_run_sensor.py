@@ -18,7 +18,8 @@ from flowrun_helpers import FAST, POLL, make_once_flow
 
 from airflow_provider_aep.exceptions import AEPError, AEPFlowRunError, AEPInputError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
-from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor, FlowRunWaitMixin
+from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
+from airflow_provider_aep.task import AEPTaskMixin
 from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
 
 D1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -33,8 +34,8 @@ def emu(aep_emulator, monkeypatch):
     aep_emulator.set_config(**FAST)
     # hook calls fail fast so the provider's own transient-error tolerance is what is tested
     monkeypatch.setattr(
-        FlowRunWaitMixin,
-        "_make_hook",
+        AEPTaskMixin,
+        "make_hook",
         lambda self: AdobeExperiencePlatformHook(
             aep_conn_id=self.aep_conn_id, retry_policy=RetryPolicy(**FAST_RETRY)
         ),

@@ -9,6 +9,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from flowrun_helpers import FAST, FS, POLL, make_once_flow
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPInputError, AEPQualityGateError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
 from airflow_provider_aep.operators.delete import AEPDeleteResourceOperator
@@ -16,7 +17,8 @@ from airflow_provider_aep.operators.flows import AEPSetFlowStateOperator
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
 from airflow_provider_aep.run_outcome import QualityGate, RunSummary
 from airflow_provider_aep.runs_status import RunState, WaitTarget
-from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor, FlowRunWaitMixin
+from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
+from airflow_provider_aep.task import AEPTaskMixin
 
 D1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 D2 = D1 + timedelta(days=1)
@@ -28,8 +30,8 @@ def emu(aep_emulator, monkeypatch):
     aep_emulator.set_env(monkeypatch)
     aep_emulator.set_config(**FAST)
     monkeypatch.setattr(
-        FlowRunWaitMixin,
-        "_make_hook",
+        AEPTaskMixin,
+        "make_hook",
         lambda self: AdobeExperiencePlatformHook(
             aep_conn_id=self.aep_conn_id,
             sandbox_name=self.sandbox_name,
@@ -74,7 +76,7 @@ def test_flow_made_outside_airflow_is_run_and_awaited_by_name(emu, capsys):
     )
     sensor.render_template_fields({"params": {"flow": "by-name-flow"}})
     assert sensor.execute(c2) == [run_id]  # the window = the data interval
-    assert c2["ti"].xcom["run_summary"]["run_ids"] == [run_id]
+    assert c2["ti"].xcom[xcom_keys.RUN_SUMMARY]["run_ids"] == [run_id]
 
 
 def test_set_state_and_delete_by_name(emu):
@@ -84,9 +86,9 @@ def test_set_state_and_delete_by_name(emu):
     assert flow.api.call("GET", f"{FS}/flows/{flow.flow_id}")["items"][0]["state"] == "disabled"
     ti = FakeTI()
     delete = AEPDeleteResourceOperator(task_id="rm", resource_type="flow", flow_name="named-ops-flow")
-    assert delete.execute({"ti": ti}) == flow.flow_id and ti.xcom["deleted"] is True
+    assert delete.execute({"ti": ti}) == flow.flow_id and ti.xcom[xcom_keys.DELETED] is True
     ti = FakeTI()
-    assert delete.execute({"ti": ti}) is None and ti.xcom["deleted"] is False  # already gone: success
+    assert delete.execute({"ti": ti}) is None and ti.xcom[xcom_keys.DELETED] is False  # already gone: success
 
 
 def test_ambiguous_or_unknown_name_fails_naming_the_matches_and_starts_nothing(emu):
@@ -159,7 +161,7 @@ def test_rejected_rows_fail_the_ratio_gate_with_figures_and_summary_in_xcom(emu)
     )
     with pytest.raises(AEPQualityGateError) as info:
         op.execute(c)
-    summary = c["ti"].xcom["run_summary"]
+    summary = c["ti"].xcom[xcom_keys.RUN_SUMMARY]
     assert summary["records_failed"] >= 1 and summary["flow_id"] == flow.flow_id
     message = str(info.value)
     assert "max_failed_ratio=0.01" in message
@@ -176,7 +178,7 @@ def test_rejected_rows_fail_the_ratio_gate_with_figures_and_summary_in_xcom(emu)
         quality_gate_action="warn",
         partial_success="succeed",
     ).execute(c2)
-    assert c2["ti"].xcom["run_summary"]["run_ids"] == [run_id]
+    assert c2["ti"].xcom[xcom_keys.RUN_SUMMARY]["run_ids"] == [run_id]
 
 
 def _state(**kw) -> RunState:
@@ -229,11 +231,11 @@ def test_links_open_the_run_in_the_sandbox_of_prefixed_extras(emu, monkeypatch):
         deferrable=False,
     ).execute(c)
     page = f"https://experience.adobe.com/#/@acme/sname:dev-2/platform/source/dataflows/{flow.flow_id}"
-    assert c["ti"].xcom["run_url"] == f"{page}/activity/{run_id}"
+    assert c["ti"].xcom[xcom_keys.RUN_URL] == f"{page}/activity/{run_id}"
     sensor = AEPFlowRunSensor(task_id="wait", aep_conn_id="aep_prefixed", run_id=run_id, deferrable=False)
     c2 = ctx()
     assert sensor.execute(c2) == run_id
-    assert c2["ti"].xcom["run_url"] == f"{page}/activity/{run_id}"
+    assert c2["ti"].xcom[xcom_keys.RUN_URL] == f"{page}/activity/{run_id}"
     for task in (sensor, AEPRunFlowOperator(task_id="r", flow_name="x")):
         assert [type(link) for link in task.operator_extra_links] == [AEPFlowRunLink]
     monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(lambda ti_key, key: c2["ti"].xcom.get(key)))
@@ -264,7 +266,7 @@ def test_gate_failure_logs_a_bounded_error_sample_without_the_rows(emu, capsys):
             task_id="run", flow_name="diag-flow", poll_interval=POLL, deferrable=False, max_failed_ratio=0.0
         ).execute(c)
     out = capsys.readouterr().out
-    failed = c["ti"].xcom["run_summary"]["records_failed"]
+    failed = c["ti"].xcom[xcom_keys.RUN_SUMMARY]["records_failed"]
     assert f"{failed} failed records; sample of {min(failed, 10)} row errors" in out
     assert out.count("row error code=") == min(failed, 10)
     assert "injected mapping failure" in out and "source row" not in out  # never the row itself

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import DAG, task
 from airflow.sdk.definitions.timetables.interval import DeltaDataIntervalTimetable
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
 from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
 
@@ -48,8 +49,8 @@ with DAG("aep_ops_summary", schedule=schedule, start_date=start, catchup=False) 
 
     @task
     def report(ti=None):
-        summary = ti.xcom_pull(task_ids="run", key="run_summary")
-        sensed = ti.xcom_pull(task_ids="wait", key="run_summary")
+        summary = ti.xcom_pull(task_ids="run", key=xcom_keys.RUN_SUMMARY)
+        sensed = ti.xcom_pull(task_ids="wait", key=xcom_keys.RUN_SUMMARY)
         assert summary["run_ids"] == sensed["run_ids"], (summary, sensed)
         return {"written": summary["records_written"], "status": summary["status"]}
 

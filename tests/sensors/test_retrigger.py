@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flowrun_helpers import FAST, FS, POLL, make_once_flow
 
+from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.emulator.testing import EmulatorAPIError
 from airflow_provider_aep.exceptions import AEPFlowRunError, AEPInputError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
-from airflow_provider_aep.sensors.flow_run import FlowRunWaitMixin
+from airflow_provider_aep.task import AEPTaskMixin
 
 D1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 D2 = D1 + timedelta(days=1)
@@ -23,8 +24,8 @@ def emu(aep_emulator, monkeypatch):
     aep_emulator.set_env(monkeypatch)
     aep_emulator.set_config(**FAST)
     monkeypatch.setattr(
-        FlowRunWaitMixin,
-        "_make_hook",
+        AEPTaskMixin,
+        "make_hook",
         lambda self: AdobeExperiencePlatformHook(
             aep_conn_id=self.aep_conn_id, retry_policy=RetryPolicy(max_attempts=2, initial_backoff=0.05)
         ),
@@ -93,7 +94,10 @@ def test_forced_failure_is_retriggered_once_then_succeeds(emu):
     assert runs[run_id]["params"]["windowEndTime"] == failed["params"]["windowEndTime"]  # same window
     assert len(_actions(emu)) == 1 and len(_run_posts(emu)) == 1
     assert _actions(emu)[0]["path"].endswith(f"/runs/{failed['id']}/action")
-    assert c["ti"].xcom["run_id"] == run_id and c["ti"].xcom["run_summary"]["status"] == "success"
+    assert (
+        c["ti"].xcom[xcom_keys.RUN_ID] == run_id
+        and c["ti"].xcom[xcom_keys.RUN_SUMMARY]["status"] == "success"
+    )
 
 
 @pytest.mark.parametrize("with_store", [True, False], ids=["task_state_store", "no_store"])

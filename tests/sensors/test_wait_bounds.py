@@ -20,7 +20,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, A
 from airflow_provider_aep.exceptions import AEPInputError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook, RetryPolicy
 from airflow_provider_aep.operators.runs import AEPRunFlowOperator
-from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor, FlowRunWaitMixin
+from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
+from airflow_provider_aep.task import AEPTaskMixin
 from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
 from tests.sensors.flowrun_helpers import FAST, POLL, make_once_flow
 
@@ -35,8 +36,8 @@ def emu(aep_emulator, monkeypatch):
     aep_emulator.set_env(monkeypatch)
     aep_emulator.set_config(**FAST)
     monkeypatch.setattr(
-        FlowRunWaitMixin,
-        "_make_hook",
+        AEPTaskMixin,
+        "make_hook",
         lambda self: AdobeExperiencePlatformHook(
             aep_conn_id=self.aep_conn_id, retry_policy=RetryPolicy(max_attempts=1)
         ),

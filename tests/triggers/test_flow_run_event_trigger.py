@@ -219,7 +219,7 @@ def test_cancellation_closes_the_client_and_leaves_no_task(
     aep_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The watcher's normal end is cancellation (mid-request or between polls): its client leaves
-    the loop's channels, the pooled httpx clients are closed and no task is left running."""
+    the loop's channels, its connection pools are closed and no task is left running."""
     from airflow_provider_aep.hooks._async import CHANNELS
 
     aep_emulator.set_env(monkeypatch)
@@ -246,7 +246,7 @@ def test_cancellation_closes_the_client_and_leaves_no_task(
             assert channel is not None and channel in CHANNELS.open_channels()
         assert client._gateway is None and client.info is None
         assert CHANNELS.open_channels() == []
-        assert channel.clients and all(c.is_closed for c in channel.clients)
+        assert channel.transports and all(t.is_closed for t in channel.transports)
         assert asyncio.all_tasks() == before
 
     async def scenario() -> None:
