@@ -105,6 +105,10 @@ def test_flow_patch_keeps_runs_and_watermark_and_next_run_uses_new_mapping(
     assert after["scheduleParams"]["interval"] == 30
     assert after["lastRunDetails"]["id"] == first[0]["id"], "run history kept"
     # the next run reads only rows past the watermark, with the new mapping
+    # Counted before the row exists: the run due at the PATCH time may read it (the delta column has
+    # whole seconds) and finish at any moment after the POST, so a count taken after the POST can
+    # already hold it. Whichever run reads it, only that row lies past the kept watermark.
+    before = len(api.emu.client.get(f"/_emulator/datasets/{world['dataset']}/records").json())
     api.emu.client.post(
         f"/_emulator/sources/{SSC}/tables/Account/rows",
         json=[
@@ -116,7 +120,6 @@ def test_flow_patch_keeps_runs_and_watermark_and_next_run_uses_new_mapping(
             }
         ],
     )
-    before = len(api.emu.client.get(f"/_emulator/datasets/{world['dataset']}/records").json())
     api.emu.client.put("/_emulator/config", json={"time_scale": 100000.0})
     try:
         deadline = time.monotonic() + 30
