@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep.wait import EMULATOR_POLL_ENV
 from tests.dags.conftest import SOURCE_CONNECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +58,8 @@ def _run_dags(
         ),
         "AIRFLOW_CONN_AEP_DEFAULT": emulator.connection_json(),
         "PYTHONPATH": str(REPO),
+        # The DAG's waits poll every 30 s; against the emulator every second, as in tests/dags.
+        EMULATOR_POLL_ENV: "1",
     }
     for conn_id, conn in SOURCE_CONNECTIONS.items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
