@@ -7,6 +7,7 @@ import itertools
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from airflow_provider_aep.exceptions import (
     AEPRateLimitError,
     AEPServerError,
 )
+from airflow_provider_aep.triggers import flow_run as flow_run_module
 from airflow_provider_aep.triggers.flow_run import AEPFlowRunTrigger
 from airflow_provider_aep.wait import ASYNC_TRIGGER_RETRY
 
@@ -76,6 +78,60 @@ def install(monkeypatch, client) -> None:
     monkeypatch.setattr(AEPFlowRunTrigger, "_client", lambda self: client)
 
 
+_REAL_SLEEP = asyncio.sleep
+
+
+class VirtualTime:
+    """The trigger module's clock and sleeps, virtual: what the trigger schedules is observed
+    exactly, whatever the load of the machine (a descheduled process fires every due timer at once,
+    so real timestamps of polls say little about the schedule the trigger asked for).
+
+    ``advance`` is true for one trigger (a sleep moves the clock on); false when many triggers
+    share the clock (the clock stands still and each sleep is only recorded).
+    """
+
+    def __init__(self, *, advance: bool) -> None:
+        self.now = 1_800_000_000.0
+        self.advance = advance
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.advance:
+            self.now += seconds
+        await _REAL_SLEEP(0)
+
+
+class _AsyncioWithSleep:
+    """``asyncio`` as the trigger module sees it, with ``sleep`` replaced."""
+
+    def __init__(self, sleep: Any) -> None:
+        self.sleep = sleep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+
+def virtual_time(monkeypatch, *, advance: bool = True) -> VirtualTime:
+    clock = VirtualTime(advance=advance)
+    monkeypatch.setattr(flow_run_module, "time", _TimeWith(clock.time))
+    monkeypatch.setattr(flow_run_module, "asyncio", _AsyncioWithSleep(clock.sleep))
+    return clock
+
+
+class _TimeWith:
+    """``time`` as the trigger module sees it, with ``time()`` replaced."""
+
+    def __init__(self, now: Any) -> None:
+        self.time = now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 async def collect(trigger: AEPFlowRunTrigger, limit: float = 10.0) -> list[dict]:
     events = []
 
@@ -119,11 +175,13 @@ def test_deadline_emits_timeout_event(monkeypatch):
     trigger = AEPFlowRunTrigger(
         run_id=RUN, poll_interval=0.05, end_time=start + 0.3, timeout_reason="timeout"
     )
-    events = asyncio.run(collect(trigger))
+    # A trigger that ignored its deadline would poll the in-progress run forever: collect's hang
+    # guard fails it (no upper bound on wall time: a loaded machine may be late by seconds).
+    events = asyncio.run(collect(trigger, limit=30))
     assert [e["status"] for e in events] == ["timeout"]
     assert events[0]["reason"] == "timeout"
     assert "AEP cannot cancel" in events[0]["message"]
-    assert 0.25 <= time.time() - start < 2
+    assert time.time() - start >= 0.25  # not before the deadline
 
 
 def test_deadline_in_the_past_times_out_immediately(monkeypatch):
@@ -136,19 +194,31 @@ def test_deadline_in_the_past_times_out_immediately(monkeypatch):
 
 
 def test_slow_call_does_not_overrun_deadline(monkeypatch):
-    install(monkeypatch, ScriptedClient([run_obj("inProgress")], delay=2.0))
+    """A call still in flight at the deadline is cut: the first poll starts at once and takes an
+    hour, the event comes at the deadline (a trigger that waited for the call would trip the 30 s
+    hang guard)."""
+    started: list[float] = []
+
+    class Slow(ScriptedClient):
+        async def get_one(self, service, path):
+            started.append(time.time())
+            return await super().get_one(service, path)
+
+    client = Slow([run_obj("inProgress")], delay=3600.0)
+    install(monkeypatch, client)
     start = time.time()
-    received: list[float] = []
+    trigger = AEPFlowRunTrigger(run_id=RUN, end_time=start + 1.5, next_poll_at=start + 0.01)
 
     async def first_event():
-        async for ev in AEPFlowRunTrigger(run_id=RUN, end_time=start + 0.3).run():
-            received.append(time.time())
+        async for ev in trigger.run():
             return ev.payload
         return None
 
-    event = asyncio.run(first_event())
+    event = asyncio.run(asyncio.wait_for(first_event(), 30))
     assert event["status"] == "timeout"
-    assert received[0] - start < 1.0  # emitted at the deadline, not after the 2 s call
+    assert len(started) == 1  # the poll was in flight at the deadline...
+    assert client.calls == 0  # ...and was cancelled there: it never answered
+    assert client.closed == 1
 
 
 @pytest.mark.parametrize(
@@ -210,14 +280,16 @@ def test_serialize_is_json_safe_and_round_trips():
 
 
 def test_recreated_trigger_continues_the_clock(monkeypatch):
-    install(monkeypatch, ScriptedClient([run_obj("inProgress")]))
+    """The triggerer is down past the deadline: the re-created trigger times out without a poll
+    (one that granted itself a fresh 0.4 s would poll every 0.05 s until then)."""
+    hook = ScriptedClient([run_obj("inProgress")])
+    install(monkeypatch, hook)
     first = AEPFlowRunTrigger(run_id=RUN, poll_interval=0.05, end_time=time.time() + 0.4)
     _, kwargs = first.serialize()
-    time.sleep(0.3)  # "triggerer restart" after 0.3 s
-    start = time.time()
-    events = asyncio.run(collect(AEPFlowRunTrigger(**kwargs)))
+    time.sleep(0.5)  # "triggerer restart": down past the deadline
+    events = asyncio.run(collect(AEPFlowRunTrigger(**json.loads(json.dumps(kwargs)))))
     assert events[0]["status"] == "timeout"
-    assert time.time() - start < 0.3  # not a fresh 0.4 s
+    assert hook.calls == 0
 
 
 @pytest.mark.parametrize(
@@ -230,12 +302,25 @@ def test_retry_policy_of_the_trigger_client(policy, attempts):
 
 
 def test_cancellation_closes_the_client_and_leaves_no_task(monkeypatch):
-    client = ScriptedClient([run_obj("inProgress")], delay=0.05)
+    class Counting(ScriptedClient):
+        """Says when the trigger has polled twice (cancelled after that: mid-request or asleep)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.polled_twice = asyncio.Event()
+
+        async def get_one(self, service, path):
+            answer = await super().get_one(service, path)
+            if self.calls >= 2:
+                self.polled_twice.set()
+            return answer
+
+    client = Counting([run_obj("inProgress")], delay=0.05)
     install(monkeypatch, client)
 
     async def main() -> set:
-        task = asyncio.create_task(collect(AEPFlowRunTrigger(run_id=RUN, poll_interval=0.01)))
-        await asyncio.sleep(0.3)
+        task = asyncio.create_task(collect(AEPFlowRunTrigger(run_id=RUN, poll_interval=0.01), limit=60))
+        await asyncio.wait_for(client.polled_twice.wait(), 30)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -246,20 +331,24 @@ def test_cancellation_closes_the_client_and_leaves_no_task(monkeypatch):
 
 
 def test_polls_keep_an_absolute_schedule_despite_latency(monkeypatch):
-    """Answers take 0.15 s; polls still start every 0.3 s (not 0.45 s)."""
+    """Answers take 0.15 s; polls still start every 0.3 s (not 0.45 s). In virtual time: each
+    answer moves the clock on by its latency, each sleep by what the trigger asked for."""
+    clock = virtual_time(monkeypatch)
     starts: list[float] = []
 
     class Timed(ScriptedClient):
         async def get_one(self, service, path):
-            starts.append(time.monotonic())
+            starts.append(clock.now)
+            clock.now += 0.15  # the answer's latency
             return await super().get_one(service, path)
 
-    install(monkeypatch, Timed([run_obj("inProgress")] * 6 + [run_obj("success")], delay=0.15))
-    events = asyncio.run(collect(AEPFlowRunTrigger(run_id=RUN, poll_interval=0.3, next_poll_at=time.time())))
+    install(monkeypatch, Timed([run_obj("inProgress")] * 6 + [run_obj("success")]))
+    first = clock.now + 0.3
+    events = asyncio.run(collect(AEPFlowRunTrigger(run_id=RUN, poll_interval=0.3, next_poll_at=first)))
     assert [e["status"] for e in events] == ["success"]
+    assert starts == pytest.approx([first + 0.3 * k for k in range(7)]), starts
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(gaps) == 6
-    assert sum(gaps) / len(gaps) < 0.3 * 1.25, gaps  # would be >= 0.45 if latency pushed polls back
+    assert gaps == pytest.approx([0.3] * 6), gaps  # 0.45 each if latency pushed polls back
 
 
 @pytest.mark.parametrize("next_poll_at", [None, "past"])
@@ -283,21 +372,27 @@ def test_future_first_poll_is_kept():
 
 
 def test_spread_first_polls_really_run_apart(monkeypatch):
-    firsts: list[float] = []
+    """100 overdue re-created waits: each one sleeps its own share of the interval before its first
+    poll. The sleeps the triggers ask for are observed (in virtual time), not when the timers fire:
+    a process descheduled for a second fires them all at once whatever was asked."""
+    clock = virtual_time(monkeypatch, advance=False)
+    polled: list[int] = []  # sleeps asked for (by all waits) before each first poll
 
     class First(ScriptedClient):
         async def get_one(self, service, path):
-            firsts.append(time.monotonic())
+            polled.append(len(clock.sleeps))
             return run_obj("success")
 
     install(monkeypatch, First([]))
 
     async def main() -> None:
         triggers = [
-            AEPFlowRunTrigger(run_id=RUN, poll_interval=1.0, next_poll_at=time.time() - 5) for _ in range(100)
+            AEPFlowRunTrigger(run_id=RUN, poll_interval=1.0, next_poll_at=clock.now - 5) for _ in range(100)
         ]
         await asyncio.gather(*(collect(t) for t in triggers))
 
     asyncio.run(main())
-    assert len(firsts) == 100
-    assert max(firsts) - min(firsts) > 0.5  # spread over the interval, not all at once
+    assert len(polled) == 100
+    assert len(clock.sleeps) == 100 and min(polled) >= 1  # each wait slept once, before polling
+    assert all(0.0 <= s <= 1.0 for s in clock.sleeps), clock.sleeps
+    assert max(clock.sleeps) - min(clock.sleeps) > 0.5  # spread over the interval, not all at once
