@@ -208,7 +208,7 @@ class Workflow:
         mapping = api.mapping(schema)
         world = {"source": src, "target": tgt, "mapping": mapping}
         fid = api.flow(world, name=f"flow-{tag}")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a hang guard: the run takes well under a second
         state = None
         while time.monotonic() < deadline:
             runs = api.get(f"{FS}/runs", params={"property": f"flowId=={fid}"}).json()["items"]
@@ -431,11 +431,13 @@ def test_every_list_route_refuses_bad_queries_with_aep_errors(api: Api, flowing:
     assert len(routes) >= 11
     for path, headers in routes:
         for query in LIST_QUERIES:
-            t0 = time.monotonic()
+            # CPU time of this process (the in-process emulator answers in it), not wall time: a
+            # busy machine delays a request by seconds without it costing more.
+            t0 = time.process_time()
             r = api.get(path, params=query, headers=headers)
-            took = time.monotonic() - t0
+            took = time.process_time() - t0
             assert_aep_error(r, path, f"GET {path} {query}")
-            assert took < 2.0, f"GET {path} {query} took {took:.1f} s"
+            assert took < 2.0, f"GET {path} {query} took {took:.1f} s of CPU"
             flowing.state_ok(f"GET {path} {query}")
         flowing.lists_answer(f"the bad queries of GET {path}")
     assert _unhandled(api) == []
@@ -477,11 +479,13 @@ def test_regex_filter_is_linear_time(
     api.schema(title=name)
     field = "name" if path.startswith(CAT) else "title"
     for pattern in ("(a+)+$", "(a|aa)+$", "(.*a){20}$", "^(a?){25}a{25}$"):
-        t0 = time.monotonic()
+        # CPU time of this process (the in-process emulator runs the filter in it), not wall time:
+        # a busy machine delays the request, but only backtracking makes it cost seconds of CPU.
+        t0 = time.process_time()
         r = api.get(path, params={"property": f"{field}~{pattern}"}, headers=headers)
-        took = time.monotonic() - t0
+        took = time.process_time() - t0
         assert r.status_code == 200, r.text
-        assert took < 1.0, f"{pattern}: {took:.2f} s"
+        assert took < 1.0, f"{pattern}: {took:.2f} s of CPU"
     hits = api.get(path, params={"property": f"{field}~^a+!$"}, headers=headers).json()
     found = hits if path.startswith(CAT) else {r["title"]: r for r in hits["results"]}
     assert any(name == (v.get("name") or v.get("title") or k) for k, v in found.items())
