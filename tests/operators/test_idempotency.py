@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from airflow_provider_aep import xcom_keys
 from airflow_provider_aep.exceptions import AEPResponseLostError
+from airflow_provider_aep.operators import _twins
 from airflow_provider_aep.operators.base import AEPResourceConflictError, AEPResourceExistsError
 from airflow_provider_aep.operators.connections import (
     AEPCreateBaseConnectionOperator,
@@ -255,13 +255,25 @@ def test_lost_answer_without_commit_is_reraised(aep: Any, run_op: Any, chain: di
         raise AEPResponseLostError("POST", f"{FS}/connections", None, title="answer lost")
 
     monkeypatch.setattr(op.hook, "create_base_connection", lost)
+    # The window runs on a virtual clock that only the pauses move on: the lookups asked for are
+    # observed exactly (in real time a 1 s stall during one pause left only two lookups).
+    clock = [0.0]
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(_twins, "sleep", pause)
+    monkeypatch.setitem(_twins.poll_for_commit.__kwdefaults__, "clock", lambda: clock[0])
     aep.clear_requests()
-    started = time.monotonic()
     with pytest.raises(AEPResponseLostError):
         run_op(op)
-    assert 1.2 <= time.monotonic() - started < 10
+    # Lookups at 0, 0.25, 0.75 and at the end of the window (1.2), then the error.
+    assert pauses == pytest.approx([0.25, 0.5, 0.45]), pauses
     lookups = [r for r in aep.requests() if r["method"] == "GET" and r["path"] == f"{FS}/connections"]
-    assert len(lookups) >= 3, "the late-commit window was not polled"
+    # one lookup before the create, then one per pause and the first one of the window
+    assert len(lookups) == 1 + len(pauses) + 1, "the late-commit window was not polled"
     assert count(aep, "connections") == 1
 
 
