@@ -66,7 +66,9 @@ def _runs(aep: AEP) -> int:
 def test_sensor_trigger_recreated_after_restart_finishes_same_run(aep: AEP) -> None:
     from airflow_provider_aep.sensors.flow_run import AEPFlowRunSensor
 
-    aep.set_config(run_duration_seconds=2.0)
+    # The run must outlast the first triggerer (0.5 s after deferring): 5 s leaves seconds of slack
+    # for a busy machine (with 2 s, a 1 s stall before it finished the run first).
+    aep.set_config(run_duration_seconds=5.0)
     pipeline = Pipeline(prefix="restart sensor")
     flow_id = pipeline.run(wait=False)["create_dataflow"]
     sensor = AEPFlowRunSensor(
@@ -91,7 +93,7 @@ def test_sensor_trigger_recreated_after_restart_finishes_same_run(aep: AEP) -> N
     assert revived.serialize() == stored, "the re-created trigger is not the same trigger"
     assert revived.end_time == deadline
 
-    event = asyncio.run(_run_for(revived, 20))
+    event = asyncio.run(_run_for(revived, 60))
     assert event is not None and event.payload["status"] == "success", event
     run_ids = [r["run_id"] for r in event.payload["runs"]]
     result = sensor.execute_complete(context, event=event.payload)
@@ -120,10 +122,12 @@ def test_restarted_trigger_keeps_the_original_deadline(aep: AEP) -> None:
     stored = _defer(sensor, context).trigger.serialize()
     time.sleep(max(0.0, stored[1]["end_time"] - time.time()) + 0.2)  # triggerer down past the deadline
 
-    started = time.monotonic()
-    event = asyncio.run(_run_for(_revive(stored), 10))
-    assert time.monotonic() - started < 1.0, "the revived trigger waited again instead of timing out"
+    aep.clear_requests()
+    event = asyncio.run(_run_for(_revive(stored), 30))
     assert event is not None and event.payload["status"] == "timeout", event
+    # At once, without a poll (a fresh 1 s timeout would poll every 0.2 s until it ran out).
+    polls = [r for r in aep.requests() if r["method"] == "GET" and "/flowservice/runs" in r["path"]]
+    assert polls == [], "the revived trigger waited again instead of timing out"
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute_complete(context, event=event.payload)
     assert _runs(aep) == 1
@@ -134,7 +138,7 @@ def test_run_operator_trigger_recreated_after_restart_waits_for_same_run(aep: AE
     revived trigger waits for that run id and concludes the task; no second ``POST /runs``."""
     from airflow_provider_aep.operators.runs import AEPRunFlowOperator
 
-    aep.set_config(run_duration_seconds=1.5)
+    aep.set_config(run_duration_seconds=5.0)  # outlasts the first triggerer even on a busy machine
     flow_id = Pipeline(prefix="restart run", variant="on_demand").run(wait=False)["create_dataflow"]
     operator = AEPRunFlowOperator(
         task_id="run", flow_id=flow_id, window_start=WINDOW_START, window_end=WINDOW_END,
@@ -149,7 +153,7 @@ def test_run_operator_trigger_recreated_after_restart_waits_for_same_run(aep: AE
 
     revived = _revive(stored)
     assert revived.serialize() == stored
-    event = asyncio.run(_run_for(revived, 20))
+    event = asyncio.run(_run_for(revived, 60))
     assert event is not None and event.payload["status"] == "success", event
     assert [r["run_id"] for r in event.payload["runs"]] == [run_id]
     assert operator.execute_complete(context, event=event.payload) == run_id
@@ -162,7 +166,7 @@ def test_run_operator_retry_while_run_in_progress_reuses_it(aep: AEP) -> None:
     retry waits for the same run; no second ``POST /runs``, every row ingested once."""
     from airflow_provider_aep.operators.runs import AEPRunFlowOperator
 
-    aep.set_config(run_duration_seconds=1.0)
+    aep.set_config(run_duration_seconds=5.0)  # still in progress when the retry looks, even if busy
     pipeline = Pipeline(prefix="retry run", variant="on_demand")
     flow_id = pipeline.run(wait=False)["create_dataflow"]
 
@@ -177,7 +181,7 @@ def test_run_operator_retry_while_run_in_progress_reuses_it(aep: AEP) -> None:
     retry = _defer(operator(), retry_context).trigger.serialize()
     assert retry[1]["run_id"] == first[1]["run_id"], "the retry started a second run for the same window"
 
-    event = asyncio.run(_run_for(_revive(retry), 20))
+    event = asyncio.run(_run_for(_revive(retry), 60))
     assert event is not None and event.payload["status"] == "success", event
     assert operator().execute_complete(retry_context, event=event.payload) == first[1]["run_id"]
     assert _runs(aep) == 1
