@@ -473,7 +473,7 @@ def _runs(api: Api, fid: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def _wait_done(api: Api, fid: str, n: int = 1) -> list[dict[str, Any]]:
-    deadline = time.time() + 5
+    deadline = time.time() + 60  # a hang guard: runs take well under a second when idle
     while time.time() < deadline:
         runs = _runs(api, fid)
         if len(runs) >= n and all(r["metrics"]["statusSummary"]["status"] != "inProgress" for r in runs):
