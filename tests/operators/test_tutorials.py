@@ -33,7 +33,8 @@ from airflow_provider_aep.operators.schemas import AEPCreateAdHocSchemaOperator,
 from tests.operators.conftest import CRM_FLOW_SPEC
 
 
-def _wait_for_records(aep: Any, dataset_id: str, timeout: float = 20.0) -> list[dict]:
+def _wait_for_records(aep: Any, dataset_id: str, timeout: float = 60.0) -> list[dict]:
+    """Records of the dataset once a run wrote some (runs take 0.2 s; the timeout is a hang guard)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         records = aep.records(dataset_id)
