@@ -1,13 +1,14 @@
 """Concurrent runs of one declaration: exactly one AEP resource per name.
 
 Two worker processes (spawned, real processes) run the same create operator with the same name,
-released at the same moment by a barrier, against the emulator with 150 ms of latency, so that
-both look the name up before either creates it. AEP keeps no name unique, so both create; each
-racer then lists the name, they agree on the oldest, and the loser deletes its own copy (Data Prep
-cannot delete: the loser's mapping set is renamed and left unused; Schema Registry refuses the
-second title: the loser adopts the first). Every case ends with one resource under the name,
-both racers returning its id, and a warning naming both ids in the loser's log. A dataflow is
-created under a create lock instead (see ``operators/_create_lock.py``): one POST, no twin.
+released at the same moment by a barrier, against an emulator that holds every create POST for 1 s
+before committing it, so that both look the name up before either creates it. AEP keeps no name
+unique, so both create; each racer then lists the name, they agree on the oldest, and the loser
+deletes its own copy (Data Prep cannot delete: the loser's mapping set is renamed and left unused;
+Schema Registry refuses the second title: the loser adopts the first). Every case ends with one
+resource under the name, both racers returning its id, and a warning naming both ids in the loser's
+log. A dataflow is created under a create lock instead (see ``operators/_create_lock.py``): one
+POST, no twin.
 
 The DAG case runs two ``dag.test()`` of ``aep_customer_success_ingestion`` at once, one per
 process (each with its own metadata DB), then a rerun that reuses everything and mentions no twin.
@@ -38,6 +39,11 @@ from tests.reliability.pipeline import ACCOUNT_MAPPING, FIELD_GROUPS, PROFILE_CL
 from tests.reliability.racing import RacePool
 
 LATENCY_MS = 150
+#: The operator race: every create POST is held this long before AEP commits it, so a racer that a
+#: loaded machine starts up to about a second late still looks the name up before the other's
+#: resource exists (the lookups themselves stay fast).
+CREATE_LATENCY_MS = 1000
+CREATE_ROUTES = ["POST /data/*"]
 CAT = "/data/foundation/catalog"
 DP = "/data/foundation/conversion"
 OPS = "airflow_provider_aep.operators"
@@ -142,7 +148,7 @@ def test_concurrent_creates_converge_on_one(aep: AEP, pool: RacePool, kind: str)
     for attempt in range(3):  # a loaded machine may start one racer late: then race again
         name = f"race {kind} {attempt}"
         kwargs = operator_kwargs(kind, name, prerequisites.ids, prerequisites.xcoms)
-        aep.set_faults(latency_ms=LATENCY_MS)
+        aep.set_faults(latency_ms=CREATE_LATENCY_MS, routes=CREATE_ROUTES)
         aep.clear_requests()
         results = pool.race(
             "run_operator", [{"module": f"{OPS}.{module}", "cls": cls, "kwargs": kwargs}] * 2, airflow_env()
