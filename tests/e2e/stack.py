@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -126,6 +127,22 @@ def base_env(home: Path, api_port: int, dags_folder: Path) -> dict[str, str]:
     return env
 
 
+#: For the single-host (LocalExecutor) deployments, on top of :func:`base_env`:
+#:
+#: - a task supervisor whose task closed its sockets just before it exited waits in ``select`` for
+#:   up to ``[workers] min_heartbeat_interval`` (5 s) before it sees the exit (seen on about one
+#:   task in fifteen, each delaying its DAG run by ~5 s): capped at 1 s;
+#: - the DAGs' AEP waits poll the emulator every second (as the in-process DAG tests do), not 5 s;
+#: - the dag-processor parses each file once (new files are still parsed as soon as they are
+#:   listed) instead of re-parsing every file every 30 s: a test lasts 1-3 minutes on two shared
+#:   cores, and the re-parses of unchanged files cost ~10 s of CPU that the DAG runs wait for.
+FAST_LOCAL_ENV = {
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+    "AEP_EMULATOR_POLL_SECONDS": "1",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+}
+
+
 def connection_env(
     emulator_url: str,
     *,
@@ -198,9 +215,15 @@ def stop_all(procs: dict[str, subprocess.Popen], grace: float = 20.0) -> None:
 
 
 def wait_for(
-    predicate: Any, timeout: float, what: str, stack: RealAirflow, *, except_: tuple[str, ...] = ()
+    predicate: Any,
+    timeout: float,
+    what: str,
+    stack: RealAirflow,
+    *,
+    except_: tuple[str, ...] = (),
+    interval: float = 0.5,
 ) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``predicate`` every ``interval`` s until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stack.check_alive(except_=except_)
@@ -210,24 +233,44 @@ def wait_for(
             result = None
         if result:
             return result
-        time.sleep(0.5)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{stack.diagnostics()}")
 
 
-def wait_for_api(stack: RealAirflow, timeout: float) -> None:
+def wait_for_api(stack: RealAirflow, timeout: float, *, interval: float = 0.5) -> None:
     """Wait for the API server (then keep its token on ``stack``) and the emulator."""
 
     def token() -> str | None:
         answer = httpx.get(f"{stack.api_url}/auth/token", timeout=10)
         return answer.json()["access_token"] if answer.status_code == 201 else None
 
-    stack.token = wait_for(token, timeout, "the API server", stack)
+    stack.token = wait_for(token, timeout, "the API server", stack, interval=interval)
     wait_for(
         lambda: httpx.get(f"{stack.emulator_url}/_emulator/state", timeout=5).status_code == 200,
         timeout,
         "the emulator",
         stack,
+        interval=interval,
     )
+
+
+def warm_execution_api(stack: RealAirflow, timeout: float) -> None:
+    """Make the API server build its execution API now (it does so on the first call, for seconds),
+    while the dag-processor parses, instead of on the first task's first call."""
+    answer = httpx.get(f"{stack.api_url}/execution/health", timeout=timeout)
+    assert answer.status_code == 200, answer.text
+
+
+def copy_sqlite_db(template: Path, home: Path) -> str:
+    """Put a copy of a migrated SQLite metadata DB in ``home``; return its SQLAlchemy URL.
+
+    ``template`` is the session's ``airflow_db_template`` (``tests/conftest.py``): ``db.initdb()``
+    with the default configuration and no example DAGs, which gives the same schema, default pool
+    and log templates as ``airflow db migrate`` (the DB is per xdist worker, nothing is shared).
+    Copying costs milliseconds; ``airflow db migrate`` costs 10-13 s of CPU.
+    """
+    shutil.copy(template, home / "airflow.db")
+    return f"sqlite:///{home}/airflow.db"
 
 
 def migrate(env: dict[str, str], home: Path) -> None:

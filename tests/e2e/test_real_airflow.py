@@ -17,25 +17,28 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.stack import (
+    FAST_LOCAL_ENV,
     REPO,
     RealAirflow,
     airflow_bin,
     base_env,
     connection_env,
+    copy_sqlite_db,
     free_port,
-    migrate,
     start,
     start_emulator,
     stop_all,
     task_logs,
     wait_for,
     wait_for_api,
+    warm_execution_api,
 )
 
 pytestmark = pytest.mark.e2e
@@ -47,11 +50,22 @@ SENSOR_TASK_ID = "wait_for_first_run"
 STARTUP_TIMEOUT = 150.0
 RUN_TIMEOUT = 240.0
 TERMINAL_RUN_STATES = {"success", "failed"}
+#: Seconds between two looks at the deployment (API or emulator) while waiting for it (the waits
+#: for the DAG run itself keep 0.5 s: two API calls a look, CPU the run needs).
+POLL = 0.25
+#: Seconds the components get to exit on SIGTERM at teardown before they are killed (nothing is
+#: checked after the test; a graceful stop of all four took 4-5 s, one triggerer alone up to 10 s).
+TEARDOWN_GRACE = 3.0
 
 
 @pytest.fixture(scope="module")
-def real_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
-    """A running Airflow 3 deployment (api-server, scheduler, dag-processor, triggerer) + emulator."""
+def real_airflow(
+    tmp_path_factory: pytest.TempPathFactory, airflow_db_template: Path
+) -> Iterator[RealAirflow]:
+    """A running Airflow 3 deployment (api-server, scheduler, dag-processor, triggerer) + emulator.
+
+    The metadata DB is a copy of the session's migrated template (not ``airflow db migrate``).
+    """
     home = tmp_path_factory.mktemp("airflow_home")
     api_port, emulator_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -61,20 +75,21 @@ def real_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirfl
             # Airflow 3 has no SequentialExecutor; LocalExecutor runs fine on SQLite here.
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": copy_sqlite_db(airflow_db_template, home),
+            **FAST_LOCAL_ENV,
         }
     )
     env.update(connection_env(emulator_url))
     stack = RealAirflow(home=home, api_url=env["AIRFLOW__API__BASE_URL"], emulator_url=emulator_url, env=env)
     try:
-        migrate(env, home)
         start_emulator(stack, emulator_port, "--run-duration", "6")
         for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
             start(stack, component, [airflow_bin(), component])
-        wait_for_api(stack, STARTUP_TIMEOUT)
+        wait_for_api(stack, STARTUP_TIMEOUT, interval=POLL)
+        warm_execution_api(stack, STARTUP_TIMEOUT)
         yield stack
     finally:
-        stop_all(stack.procs)
+        stop_all(stack.procs, grace=TEARDOWN_GRACE)
 
 
 def test_customer_success_dag_runs_on_real_airflow(real_airflow: RealAirflow) -> None:
@@ -86,6 +101,7 @@ def test_customer_success_dag_runs_on_real_airflow(real_airflow: RealAirflow) ->
             STARTUP_TIMEOUT,
             f"the dag-processor to serialise {DAG_ID}",
             stack,
+            interval=POLL,
         )
         errors = api.get("/api/v2/importErrors").json()
         assert errors["total_entries"] == 0, errors

@@ -16,26 +16,29 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.stack import (
+    FAST_LOCAL_ENV,
     RealAirflow,
     airflow_bin,
     base_env,
     connection_env,
+    copy_sqlite_db,
     free_port,
     start,
     stop_all,
     wait_for,
+    warm_execution_api,
 )
-from tests.e2e.test_real_airflow import DAGS_FOLDER, STARTUP_TIMEOUT
+from tests.e2e.test_real_airflow import DAGS_FOLDER, POLL, STARTUP_TIMEOUT, TEARDOWN_GRACE
 
 pytestmark = pytest.mark.e2e
 
@@ -77,8 +80,11 @@ with DAG(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
-    """Airflow (api-server, scheduler, dag-processor, triggerer) + emulator, DAG folder in tmp."""
+def stack(tmp_path_factory: pytest.TempPathFactory, airflow_db_template: Path) -> Iterator[RealAirflow]:
+    """Airflow (api-server, scheduler, dag-processor, triggerer) + emulator, DAG folder in tmp.
+
+    The metadata DB is a copy of the session's migrated template (not ``airflow db migrate``).
+    """
     home = tmp_path_factory.mktemp("airflow_assets_home")
     dags = home / "dags"
     dags.mkdir()
@@ -92,18 +98,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
         {
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": copy_sqlite_db(airflow_db_template, home),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # The watcher's DAG file is written during the test: list the folder every second.
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
+            **FAST_LOCAL_ENV,
         }
     )
     env.update(connection_env(emulator_url))
     real = RealAirflow(home=home, api_url=api_url, emulator_url=emulator_url, env=env)
     try:
         airflow = airflow_bin()
-        migrate = subprocess.run(
-            [airflow, "db", "migrate"], env=env, cwd=home, capture_output=True, text=True, timeout=180
-        )
-        assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
         emulator = [sys.executable, "-m", "airflow_provider_aep.emulator", "--host", "127.0.0.1"]
         start(real, "emulator", [*emulator, "--port", str(emulator_port), "--run-duration", "1"])
         for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
@@ -113,10 +118,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
             answer = httpx.get(f"{api_url}/auth/token", timeout=10)
             return answer.json()["access_token"] if answer.status_code == 201 else None
 
-        real.token = wait_for(token, STARTUP_TIMEOUT, "the API server", real)
+        real.token = wait_for(token, STARTUP_TIMEOUT, "the API server", real, interval=POLL)
+        warm_execution_api(real, STARTUP_TIMEOUT)
         yield real
     finally:
-        stop_all(real.procs)
+        stop_all(real.procs, grace=TEARDOWN_GRACE)
 
 
 def _emulator(stack: RealAirflow, method: str, path: str, body: Any = None) -> Any:
@@ -167,6 +173,7 @@ def _one_more_aep_run(stack: RealAirflow, flow_id: str) -> str:
             60,
             "AEP to run the flow on its schedule",
             stack,
+            interval=POLL,
         )
     finally:
         _emulator(stack, "PUT", "/config", {"time_scale": 1.0})  # the next slot is minutes away again
@@ -177,10 +184,14 @@ def _one_more_aep_run(stack: RealAirflow, flow_id: str) -> str:
 def test_ingestion_and_aep_scheduled_runs_trigger_downstream_dags_exactly_once(stack: RealAirflow) -> None:
     started = time.monotonic()
     with stack.client() as api:
-        wait_for(
-            lambda: api.get(f"/api/v2/dags/{UPSTREAM}").status_code == 200, STARTUP_TIMEOUT, UPSTREAM, stack
-        )
-        wait_for(lambda: api.get(f"/api/v2/dags/{EXPORT}").status_code == 200, STARTUP_TIMEOUT, EXPORT, stack)
+        for dag_id in (UPSTREAM, EXPORT):
+            wait_for(
+                lambda dag_id=dag_id: api.get(f"/api/v2/dags/{dag_id}").status_code == 200,
+                STARTUP_TIMEOUT,
+                dag_id,
+                stack,
+                interval=POLL,
+            )
         created = api.post(f"/api/v2/dags/{UPSTREAM}/dagRuns", json={"logical_date": None})
         assert created.status_code == 200, created.text
         (upstream,) = _wait_dag_runs(stack, api, UPSTREAM, 1)
@@ -208,13 +219,18 @@ def test_ingestion_and_aep_scheduled_runs_trigger_downstream_dags_exactly_once(s
         dag_file = stack.home / "dags" / f"{WATCHED}.py"
         dag_file.write_text(WATCHER_DAG.format(uri=uri, flow_id=flow_id, dag_id=WATCHED))
         wait_for(
-            lambda: api.get(f"/api/v2/dags/{WATCHED}").status_code == 200, STARTUP_TIMEOUT, WATCHED, stack
+            lambda: api.get(f"/api/v2/dags/{WATCHED}").status_code == 200,
+            STARTUP_TIMEOUT,
+            WATCHED,
+            stack,
+            interval=POLL,
         )
         wait_for(
             lambda: "Watching flow" in stack.log_tail("triggerer", 400),
             STARTUP_TIMEOUT,
             "the watcher to start in the triggerer",
             stack,
+            interval=POLL,
         )
         first = _one_more_aep_run(stack, flow_id)
         (watched,) = _wait_dag_runs(stack, api, WATCHED, 1)
