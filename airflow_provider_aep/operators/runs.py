@@ -377,8 +377,11 @@ class AEPRunFlowOperator(
         retried = self._finish(context, target, states)
         if retried is None:
             return target.run_id
+        # A resumed task is a fresh operator: validate() did not run, so the interval is the DAG's
+        # (apply the same floor and emulator cap as the first deferral).
+        poll_interval = self.check_wait_settings(self.hook, "poll_interval", self.poll_interval)
         self.defer_wait(
-            context, retried, poll_interval=self.poll_interval, timeout=self.timeout, started=time.time()
+            context, retried, poll_interval=poll_interval, timeout=self.timeout, started=time.time()
         )
         return None  # pragma: no cover (defer_wait raises TaskDeferred)
 

@@ -163,3 +163,34 @@ def test_emulator_retrigger_rules(emu):
 def test_bad_retrigger_count_is_refused(bad):
     with pytest.raises(AEPInputError, match="retrigger_failed"):
         AEPRunFlowOperator(task_id="r", flow_name="x", retrigger_failed=bad)
+
+
+def test_a_resumed_task_waits_for_the_retriggered_run_at_the_capped_interval(emu, monkeypatch):
+    """The trigger reports the failed run; the resumed task (a fresh operator, its validate() never
+    ran) re-defers for the re-triggered run with the same capped interval as the first deferral,
+    not the DAG's 30 s."""
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_aep.wait import EMULATOR_POLL_ENV
+
+    monkeypatch.setenv(EMULATOR_POLL_ENV, str(POLL))
+    flow = make_once_flow(emu, name="retrig-resumed")
+    emu.set_faults(force_run_status="failed", force_run_status_count=1)
+    c = ctx()
+    with pytest.raises(TaskDeferred) as first:
+        op(flow.flow_id, retrigger_failed=1, deferrable=True, poll_interval=30).execute(c)
+    trigger = first.value.trigger
+    assert trigger.poll_interval == POLL
+
+    async def drain():
+        return [e.payload async for e in trigger.run()]
+
+    (event,) = asyncio.run(asyncio.wait_for(drain(), 30))
+    resumed = op(flow.flow_id, retrigger_failed=1, deferrable=True, poll_interval=30)
+    with pytest.raises(TaskDeferred) as second:
+        resumed.execute_complete(c, event)
+    assert len(_actions(emu)) == 1, "the failed run was not re-triggered"
+    assert second.value.trigger.run_id != trigger.run_id
+    assert second.value.trigger.poll_interval == POLL
