@@ -48,13 +48,15 @@ def airflow_db(airflow_db_template: Path, tmp_path_factory: pytest.TempPathFacto
 def demo_env(aep_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The emulator as ``aep_default`` plus the demo source connections, as ``AIRFLOW_CONN_*``.
 
-    The example DAGs poll AEP every 30 s; against the emulator their waits poll every second
-    (``AEP_EMULATOR_POLL_SECONDS``, an emulator-only cap the provider reads at run time).
+    The example DAGs poll AEP every 30 s; against the emulator their waits poll every 0.2 s
+    (``AEP_EMULATOR_POLL_SECONDS``, an emulator-only cap the provider reads at run time): the
+    emulator's runs last 0.2-1 s, so a wait still sees its run in progress, and a 1 s cap added
+    up to a second per wait (tens of waits in tests/dags).
     """
     from airflow_provider_aep.wait import EMULATOR_POLL_ENV
 
     aep_emulator.set_env(monkeypatch)
-    monkeypatch.setenv(EMULATOR_POLL_ENV, "1")
+    monkeypatch.setenv(EMULATOR_POLL_ENV, "0.2")
     for conn_id, conn in SOURCE_CONNECTIONS.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
     return aep_emulator
