@@ -50,6 +50,7 @@ import httpx
 import pytest
 
 from tests.e2e.stack import (
+    FAST_LOCAL_ENV,
     HOSTNAME_ENV,
     REPO,
     RealAirflow,
@@ -206,6 +207,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "AIRFLOW__TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP": "1",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_CHECK_THRESHOLD),
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+            # Waits poll AEP every 1 s, a finished task is seen at once, each DAG file parsed once.
+            **FAST_LOCAL_ENV,
         }
     )
     env.update(connection_env(emulator_url, client_secret=secrets[0], salesforce_secret=secrets[1]))
@@ -267,7 +270,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         print(f"\n[distributed] deployment up in {cluster.startup_seconds:.1f}s (migrate included)")
         yield cluster
     finally:
-        stop_all(stack.procs)
+        stop_all(stack.procs, grace=3.0)  # the database is dropped WITH (FORCE) right after
         dropped = _drop_redis_keys(key_prefix)
         if created_db:
             _pg_admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
