@@ -38,8 +38,7 @@ from tests.reliability.conftest import (
 from tests.reliability.pipeline import ACCOUNT_MAPPING, FIELD_GROUPS, PROFILE_CLASS, SSC_SPEC, Pipeline
 from tests.reliability.racing import RacePool
 
-LATENCY_MS = 150
-#: The operator race: every create POST is held this long before AEP commits it, so a racer that a
+#: The races: every create POST is held this long before AEP commits it, so a racer that a
 #: loaded machine starts up to about a second late still looks the name up before the other's
 #: resource exists (the lookups themselves stay fast).
 CREATE_LATENCY_MS = 1000
@@ -157,6 +156,7 @@ def test_concurrent_creates_converge_on_one(aep: AEP, pool: RacePool, kind: str)
         errors = [error for _value, error, _text in results if error]
         assert not errors, errors
         raced = len(posts(aep, CONN if ending == "locked" else route)) == 2
+        print(f"{kind} race attempt {attempt + 1}: raced={raced}")
         if raced:
             break
     assert raced, "not a race: one racer found the other's resource first"
@@ -225,8 +225,8 @@ def test_two_concurrent_dag_runs_end_with_one_of_each(
     run_dag: Callable[..., DagRunResult],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """Two ``dag.test()`` of the customer-success DAG, one per process, released together with
-    150 ms of emulator latency: both succeed on the same resources, one of each, one dataflow
+    """Two ``dag.test()`` of the customer-success DAG, one per process, released together, every
+    create POST held 1 s: both succeed on the same resources, one of each, one dataflow
     with one run for its window, every row ingested once; the rerun reuses all and names no twin."""
     homes = []
     for i in range(2):
@@ -236,7 +236,7 @@ def test_two_concurrent_dag_runs_end_with_one_of_each(
         homes.append(home)
     for attempt in range(2):  # a loaded machine may desynchronise the two runs: then race again
         conf = {"name_prefix": f"dag race {attempt}"}
-        aep.set_faults(latency_ms=LATENCY_MS)
+        aep.set_faults(latency_ms=CREATE_LATENCY_MS, routes=CREATE_ROUTES)
         args = [
             {"home": str(h), "template": str(airflow_db_template),
              "dag_file": str(h / "dags" / CUSTOMER_SUCCESS_DAG.name), "conf": conf}
@@ -247,6 +247,8 @@ def test_two_concurrent_dag_runs_end_with_one_of_each(
         errors = [error for _value, error, _text in results if error]
         assert not errors, errors
         logs = "\n".join(text for _value, _error, text in results)
+        with capfd.disabled():  # shown with -s; the rerun's check reads capfd
+            print(f"DAG race attempt {attempt + 1}: raced={'Concurrent create' in logs}")
         if "Concurrent create" in logs:
             break
     runs = [value for value, _error, _text in results]
