@@ -1,5 +1,5 @@
-"""``aep_salesforce_all_tables``: two runs started together (two real processes, emulator latency
-120 ms) over the same table leave exactly one of each resource.
+"""``aep_salesforce_all_tables``: two runs started together (two real processes, every create POST
+held 1 s by the emulator) over the same table leave exactly one of each resource.
 
 A file of its own so that pytest-xdist (``--dist loadfile``) can run it next to the other
 all-tables tests rather than after them.
@@ -20,7 +20,11 @@ __all__ = ["all_tables_home", "emulator"]  # fixtures used by this module
 def test_two_runs_at_once_leave_one_of_each_resource(
     emulator: Any, tmp_path: Path, airflow_db_template: Path
 ) -> None:
-    """Two ``dag.test()`` in two processes, released together, emulator latency 120 ms."""
+    """Two ``dag.test()`` in two processes, released together, every create POST held 1 s.
+
+    The hold (lookups stay fast) lets a run that a loaded machine starts up to about a second late
+    still look each name up before the other's resource exists.
+    """
     from tests.reliability.racing import RacePool
 
     homes = []
@@ -48,7 +52,7 @@ def test_two_runs_at_once_leave_one_of_each_resource(
                 for h in homes
             ]
             before = counts(emulator)
-            emulator.set_faults(latency_ms=120)
+            emulator.set_faults(latency_ms=1000, routes=["POST /data/*"])
             try:
                 results = pool.race("run_dag_test", args, env)
             finally:
@@ -76,6 +80,7 @@ def test_two_runs_at_once_leave_one_of_each_resource(
                 assert made.get(kind) == 1, (attempt, kind, made)
             logs = "\n".join(text for _value, _error, text in results)
             raced = [w for w in ("Concurrent create", "waited for the create lock") if w in logs]
+            print(f"all-tables race attempt {attempt + 1}: raced={raced}")
             if raced:
                 break
     finally:
