@@ -174,11 +174,16 @@ def airflow_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "airflow", *args]
 
 
-def ensure_database(home: Path, env: dict[str, str], out: Any) -> None:
-    """Run ``airflow db migrate`` unless this home was migrated by the same Airflow version."""
+def migration_marker(home: Path) -> Path:
+    """The file :func:`ensure_database` leaves in ``home`` once this Airflow version migrated it."""
     from importlib.metadata import version
 
-    marker = home / f".migrated-{version('apache-airflow')}"
+    return home / f".migrated-{version('apache-airflow')}"
+
+
+def ensure_database(home: Path, env: dict[str, str], out: Any) -> None:
+    """Run ``airflow db migrate`` unless this home was migrated by the same Airflow version."""
+    marker = migration_marker(home)
     if marker.exists() and (home / "airflow.db").exists():
         return
     home.mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,12 @@ def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         pass
 
 
+#: Seconds the components of a deployment get to exit on SIGTERM at teardown before they are killed
+#: (nothing is checked after the tests; a graceful stop took 4-10 s, because a triggerer waits up to
+#: 10 s for a runner that has already exited).
+TEARDOWN_GRACE = 3.0
+
+
 def stop_all(procs: dict[str, subprocess.Popen], grace: float = 20.0) -> None:
     """SIGTERM every component, then SIGKILL what is still running after ``grace`` seconds."""
     for proc in procs.values():

@@ -53,6 +53,7 @@ from tests.e2e.stack import (
     FAST_LOCAL_ENV,
     HOSTNAME_ENV,
     REPO,
+    TEARDOWN_GRACE,
     RealAirflow,
     airflow_bin,
     base_env,
@@ -270,7 +271,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         print(f"\n[distributed] deployment up in {cluster.startup_seconds:.1f}s (migrate included)")
         yield cluster
     finally:
-        stop_all(stack.procs, grace=3.0)  # the database is dropped WITH (FORCE) right after
+        stop_all(stack.procs, grace=TEARDOWN_GRACE)  # the database is dropped WITH (FORCE) right after
         dropped = _drop_redis_keys(key_prefix)
         if created_db:
             _pg_admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

@@ -26,6 +26,7 @@ import pytest
 from tests.e2e.stack import (
     FAST_LOCAL_ENV,
     REPO,
+    TEARDOWN_GRACE,
     RealAirflow,
     airflow_bin,
     base_env,
@@ -53,9 +54,6 @@ TERMINAL_RUN_STATES = {"success", "failed"}
 #: Seconds between two looks at the deployment (API or emulator) while waiting for it (the waits
 #: for the DAG run itself keep 0.5 s: two API calls a look, CPU the run needs).
 POLL = 0.25
-#: Seconds the components get to exit on SIGTERM at teardown before they are killed (nothing is
-#: checked after the test; a graceful stop of all four took 4-5 s, one triggerer alone up to 10 s).
-TEARDOWN_GRACE = 3.0
 
 
 @pytest.fixture(scope="module")

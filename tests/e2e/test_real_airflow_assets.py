@@ -27,6 +27,7 @@ import pytest
 
 from tests.e2e.stack import (
     FAST_LOCAL_ENV,
+    TEARDOWN_GRACE,
     RealAirflow,
     airflow_bin,
     base_env,
@@ -38,7 +39,7 @@ from tests.e2e.stack import (
     wait_for,
     warm_execution_api,
 )
-from tests.e2e.test_real_airflow import DAGS_FOLDER, POLL, STARTUP_TIMEOUT, TEARDOWN_GRACE
+from tests.e2e.test_real_airflow import DAGS_FOLDER, POLL, STARTUP_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 

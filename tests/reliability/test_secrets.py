@@ -326,14 +326,13 @@ def test_demo_report_leaks_no_secret(tmp_path: Path, airflow_db_template: Path) 
     does not share ``<repo>/.airflow`` with anyone; its emulated runs last 0.5 s.
     """
     import shutil
-    from importlib.metadata import version
 
     from airflow_provider_aep.emulator import demo
 
     home = tmp_path / "demo_home"
     home.mkdir()
     shutil.copy(airflow_db_template, home / "airflow.db")
-    (home / f".migrated-{version('apache-airflow')}").touch()
+    demo.migration_marker(home).touch()
     proc = subprocess.run(
         [
             sys.executable,

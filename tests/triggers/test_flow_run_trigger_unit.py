@@ -105,31 +105,22 @@ class VirtualTime:
         await _REAL_SLEEP(0)
 
 
-class _AsyncioWithSleep:
-    """``asyncio`` as the trigger module sees it, with ``sleep`` replaced."""
+class _ModuleWith:
+    """A module as the trigger module sees it, with some of its attributes replaced."""
 
-    def __init__(self, sleep: Any) -> None:
-        self.sleep = sleep
+    def __init__(self, module: Any, **replaced: Any) -> None:
+        self._module = module
+        self.__dict__.update(replaced)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
+        return getattr(self._module, name)
 
 
 def virtual_time(monkeypatch, *, advance: bool = True) -> VirtualTime:
     clock = VirtualTime(advance=advance)
-    monkeypatch.setattr(flow_run_module, "time", _TimeWith(clock.time))
-    monkeypatch.setattr(flow_run_module, "asyncio", _AsyncioWithSleep(clock.sleep))
+    monkeypatch.setattr(flow_run_module, "time", _ModuleWith(time, time=clock.time))
+    monkeypatch.setattr(flow_run_module, "asyncio", _ModuleWith(asyncio, sleep=clock.sleep))
     return clock
-
-
-class _TimeWith:
-    """``time`` as the trigger module sees it, with ``time()`` replaced."""
-
-    def __init__(self, now: Any) -> None:
-        self.time = now
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
 
 
 async def collect(trigger: AEPFlowRunTrigger, limit: float = 10.0) -> list[dict]:
