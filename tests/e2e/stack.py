@@ -7,6 +7,7 @@ its whole process group; every wait is bounded and fails with the tail of each c
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -108,8 +109,16 @@ def base_env(home: Path, api_port: int, dags_folder: Path) -> dict[str, str]:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__BASE_URL": api_url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-            # Shared by the API server (issuer) and the workers/triggerer (holders); test-only value.
+            # Airflow generates these three secrets per process when no airflow.cfg exists yet, and
+            # the components start together: every component must get the same test-only values
+            # (a triggerer that read another key than the dag-processor's could not decrypt the
+            # asset watcher's trigger kwargs, and died: seen under load).
+            # JWT: issued by the API server, held by the workers and the triggerer.
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-" + os.urandom(32).hex(),
+            # Fernet: encrypts connection passwords and trigger kwargs in the metadata DB.
+            "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            # Signs log-server requests between components.
+            "AIRFLOW__API__SECRET_KEY": "e2e-only-" + os.urandom(16).hex(),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
